@@ -1,0 +1,65 @@
+"""Where things are: every path and setting comes from the environment, with working defaults.
+
+One variable, CC_WAREHOUSE, moves the whole state: everything the pipeline writes besides the
+reports (raw zone, published copies, locks, scratch space) lives in the folder that holds it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# The demo generator writes this marker into the landing folder it creates. The demo key is
+# accepted only for a landing folder that carries it, so real extracts can never be
+# pseudonymised with a key that is public in this repository.
+DEMO_MARKER = "SYNTHETIC_DEMO_DATA.txt"
+DEMO_PSEUDO_KEY = "demo-key-not-for-real-data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse: Path
+    reports_dir: Path
+    pseudo_key: str | None
+    target: str
+
+    @property
+    def state_dir(self) -> Path:
+        return self.warehouse.parent
+
+    @property
+    def published_dir(self) -> Path:
+        return self.state_dir / "published"
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.state_dir / "tmp"
+
+
+def _path(name: str, default: str) -> Path:
+    value = os.environ.get(name) or default
+    path = Path(value)
+    return path if path.is_absolute() else (Path.cwd() / path)
+
+
+def settings() -> Settings:
+    return Settings(
+        landing_dir=_path("CC_LANDING_DIR", "data/landing"),
+        warehouse=_path("CC_WAREHOUSE", "warehouse/childrens_centres.duckdb"),
+        reports_dir=_path("CC_REPORTS_DIR", "reports"),
+        pseudo_key=os.environ.get("CC_PSEUDO_KEY") or None,
+        target=os.environ.get("CC_TARGET") or "duckdb",
+    )
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings for a 2-core, 24 GiB machine; each can be overridden from the environment."""
+    return {
+        "threads": os.environ.get("CC_DUCKDB_THREADS", "2"),
+        "memory_limit": os.environ.get("CC_DUCKDB_MEMORY_LIMIT", "8GB"),
+        "preserve_insertion_order": os.environ.get("CC_DUCKDB_PRESERVE_ORDER", "false"),
+    }
