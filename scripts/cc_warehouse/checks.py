@@ -1,0 +1,160 @@
+"""SQL that applies the contract's column rules to one parsed file.
+
+`checked_sql(feed)` selects, for every row of the registered Arrow table `incoming`:
+`r_<column>` (trimmed raw text, NULL when blank), `v_<column>` (the cleaned, typed value or
+NULL), `i_<column>` (why the raw value was impossible, or NULL) and `reason` (why the whole
+row is quarantined, or NULL). The extract date arrives as the parameter `$extract_date`.
+"""
+
+from __future__ import annotations
+
+from .contract import Column, Feed
+from .pseudo import hmac_sql, modulus11_sql
+
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in(expression: str, values: tuple[str, ...]) -> str:
+    if not values:
+        return "false"
+    return f"{expression} in ({', '.join(_quote(v) for v in values)})"
+
+
+def _date(raw: str) -> str:
+    attempts = ", ".join(f"try_strptime({raw}, {_quote(f)})" for f in DATE_FORMATS)
+    return f"cast(coalesce({attempts}) as date)"
+
+
+def _range_issue(number: str, column: Column) -> str:
+    return (
+        f"when {number} < {column.low} or {number} > {column.high} "
+        f"then 'outside the possible range {column.low:g} to {column.high:g}'"
+    )
+
+
+def value_and_issue(column: Column) -> tuple[str, str]:
+    """(cleaned value, issue reason) SQL expressions for one column."""
+    raw = f"r_{column.name}"
+    unknown = _in(f"upper({raw})", column.unknown)
+    if column.kind in ("key", "text"):
+        return raw, "cast(null as varchar)"
+    if column.kind == "code":
+        code = f"upper({raw})"
+        ok = _in(code, column.codes)
+        return (
+            f"case when {unknown} then null when {ok} then {code} end",
+            f"case when {raw} is null or {unknown} or {ok} then null else 'unknown code' end",
+        )
+    if column.kind == "date":
+        parsed = _date(raw)
+        return (
+            f"case when {parsed} <= $extract_date then {parsed} end",
+            f"case when {raw} is null then null "
+            f"when {parsed} is null then 'not a date (YYYY-MM-DD or DD/MM/YYYY)' "
+            f"when {parsed} > $extract_date then 'date after the extract date' end",
+        )
+    if column.kind in ("int", "decimal"):
+        number = f"try_cast({raw} as double)"
+        whole = f"when {number} <> floor({number}) then 'not a whole number' " if column.kind == "int" else ""
+        issue = (
+            f"case when {raw} is null or {unknown} then null "
+            f"when {number} is null or isnan({number}) or isinf({number}) "
+            f"then 'not a number' {whole}{_range_issue(number, column)} end"
+        )
+        sql_type = "integer" if column.kind == "int" else "double"
+        value = f"case when ({issue}) is null and not {unknown} then cast({number} as {sql_type}) end"
+        return value, issue
+    if column.kind == "nhs":
+        digits = f"regexp_replace({raw}, '[\\s-]', '', 'g')"
+        well_formed = f"regexp_full_match({digits}, '[0-9]{{10}}')"
+        passes = f"coalesce({modulus11_sql(digits)}, false)"
+        return (
+            f"case when {well_formed} and {passes} then {hmac_sql(digits)} end",
+            f"case when {raw} is null then null "
+            f"when not {well_formed} then 'NHS number is not 10 digits' "
+            f"when not {passes} then 'NHS number fails the Modulus 11 check' end",
+        )
+    if column.kind == "academic_year":
+        pattern = "'^([0-9]{4})\\s*[/-]\\s*([0-9]{2}|[0-9]{4})$'"
+        start = f"try_cast(regexp_extract({raw}, {pattern}, 1) as integer)"
+        end = f"try_cast(regexp_extract({raw}, {pattern}, 2) as integer)"
+        consistent = f"({end} = ({start} + 1) % 100 or {end} = {start} + 1)"
+        value = (
+            f"case when {consistent} then "
+            f"cast({start} as varchar) || '/' || lpad(cast(({start} + 1) % 100 as varchar), 2, '0') "
+            "end"
+        )
+        issue = (
+            f"case when {raw} is null then null when not coalesce({consistent}, false) "
+            f"then 'not an academic year (YYYY/YY)' end"
+        )
+        return value, issue
+    raise ValueError(f"unknown column kind {column.kind!r}")
+
+
+def _row_reason(feed: Feed) -> str:
+    """Why a row cannot be accepted, first reason first."""
+    whens: list[str] = []
+    multi_line = " or ".join(
+        f"contains(coalesce(r_{c.name}, ''), chr(10)) or contains(coalesce(r_{c.name}, ''), chr(13))"
+        for c in feed.columns
+    )
+    whens.append(f"when {multi_line} then 'row runs over several lines (stray quote?)'")
+    for column in feed.columns:
+        if not column.required:
+            continue
+        whens.append(f"when r_{column.name} is null then 'missing {column.name}'")
+        if column.kind == "date":
+            whens.append(f"when i_{column.name} is not null then '{column.name}: ' || i_{column.name}")
+    if feed.reference:
+        whens.append(
+            f"when row_number() over (partition by r_{feed.key} order by source_row) > 1 "
+            f"then 'duplicate {feed.key} in a reference file'"
+        )
+    return "case " + " ".join(whens) + " end"
+
+
+def checked_sql(feed: Feed) -> str:
+    raw_columns = ",\n    ".join(f"nullif(trim({c.name}), '') as r_{c.name}" for c in feed.columns)
+    typed = []
+    for column in feed.columns:
+        value, issue = value_and_issue(column)
+        typed.append(f"{value} as v_{column.name}")
+        typed.append(f"{issue} as i_{column.name}")
+    typed_sql = ",\n    ".join(typed)
+    ordered = []
+    for earlier, later in feed.date_order:
+        # The later date is the one the record is about (delivery, measurement); the earlier
+        # one becomes unknown when it comes after it.
+        clash = f"v_{earlier} > v_{later}"
+        ordered.append(f"case when {clash} then null else v_{earlier} end as v_{earlier}")
+        ordered.append(f"case when {clash} then 'after {later}' else i_{earlier} end as i_{earlier}")
+    replaced = {earlier for earlier, _ in feed.date_order}
+    kept = [f"{prefix}{c.name}" for c in feed.columns for prefix in ("v_", "i_") if c.name not in replaced]
+    final_columns = ",\n    ".join(["source_row"] + [f"r_{c.name}" for c in feed.columns] + kept + ordered)
+    return f"""
+with raw_text as (
+  select
+    source_row,
+    {raw_columns}
+  from incoming
+),
+typed as (
+  select
+    source_row,
+    {", ".join(f"r_{c.name}" for c in feed.columns)},
+    {typed_sql}
+  from raw_text
+),
+ordered as (
+  select
+    {final_columns}
+  from typed
+)
+select *, {_row_reason(feed)} as reason
+from ordered
+"""

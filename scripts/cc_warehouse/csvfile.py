@@ -1,0 +1,121 @@
+"""Reading one extract CSV into Arrow: encoding, header matching and unparseable rows.
+
+Parsing is done by pyarrow's C++ reader; Python only looks at the header line and at the rows
+the reader could not parse (which are quarantined, never dropped).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+UTF8_BOM = b"\xef\xbb\xbf"
+# Large enough for any honest row; a longer "row" is reported as a file error, not a crash.
+BLOCK_SIZE = 64 << 20
+
+
+class ExtractError(Exception):
+    """A file that cannot be read as the contract: the whole load stops, naming the file."""
+
+
+@dataclass
+class ParsedFile:
+    table: pa.Table  # one string column per contract column, plus source_row
+    encoding: str
+    ignored_columns: list[str]
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (source_row, text)
+
+    @property
+    def rows_read(self) -> int:
+        return self.table.num_rows + len(self.bad_rows)
+
+
+def decode(data: bytes, name: str) -> tuple[bytes, str]:
+    """Return the bytes as UTF-8 and the encoding they arrived in."""
+    if data.startswith(UTF8_BOM):
+        data, encoding = data[len(UTF8_BOM) :], "utf-8-sig"
+    else:
+        encoding = "utf-8"
+    try:
+        data.decode("utf-8")
+        return data, encoding
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252").encode("utf-8"), "windows-1252"
+    except UnicodeDecodeError as error:
+        raise ExtractError(
+            f"{name}: unreadable encoding (neither UTF-8 nor Windows-1252: {error.reason} "
+            f"at byte {error.start})"
+        ) from None
+
+
+def normalise_header(name: str) -> str:
+    return name.strip().lower()
+
+
+def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
+    """Parse an extract; every row ends up in the table or in bad_rows."""
+    data, encoding = decode(data, name)
+    if not data.strip():
+        raise ExtractError(f"{name}: the file is empty (no header row)")
+    first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
+    header = next(csv.reader(io.StringIO(first_line)), [])
+    positions: dict[str, int] = {}
+    duplicated: list[str] = []
+    for position, raw_name in enumerate(header):
+        column = normalise_header(raw_name)
+        if column in positions:
+            duplicated.append(column)
+        positions.setdefault(column, position)
+    missing = [column for column in required if column not in positions]
+    if missing:
+        raise ExtractError(
+            f"{name}: missing required column(s) {', '.join(missing)} (header was: {first_line[:300]!r})"
+        )
+    clashes = sorted(set(duplicated) & set(required))
+    if clashes:
+        raise ExtractError(f"{name}: column(s) {', '.join(clashes)} appear more than once")
+    ignored = [raw.strip() for raw in header if normalise_header(raw) not in required]
+
+    bad_rows: list[tuple[int, str]] = []
+
+    def keep_bad_row(row: pacsv.InvalidRow) -> str:
+        # pyarrow numbers records from 1 at the header row; source_row counts data rows.
+        bad_rows.append((row.number - 1, row.text))
+        return "skip"
+
+    generated = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(
+                use_threads=False,
+                block_size=BLOCK_SIZE,
+                column_names=generated,
+                skip_rows=1,
+            ),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=keep_bad_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={column: pa.string() for column in generated},
+                include_columns=[f"c{positions[column]}" for column in required],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException) as error:
+        raise ExtractError(f"{name}: cannot be parsed as CSV ({error})") from None
+    table = table.rename_columns(list(required))
+    # pyarrow skips header-only blank lines silently; the remaining rows keep their order.
+    total = table.num_rows + len(bad_rows)
+    bad_numbers = np.fromiter((number for number, _ in bad_rows), dtype=np.int64)
+    good_numbers = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), bad_numbers)
+    if len(good_numbers) != table.num_rows:  # the reader numbered rows some other way
+        good_numbers = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    table = table.append_column("source_row", pa.array(good_numbers, type=pa.int64()))
+    return ParsedFile(table, encoding, ignored, bad_rows)

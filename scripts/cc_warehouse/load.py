@@ -1,0 +1,455 @@
+"""Load the landing folder into the warehouse's raw zone, following shared/specs/extracts.md.
+
+One run is one DuckDB transaction: if any file cannot be read as the contract, nothing from
+the run is committed and the message names the file. Every row read is either accepted or
+quarantined; the load log records both counts for every file.
+
+    python -m cc_warehouse.load            # uses CC_LANDING_DIR, CC_WAREHOUSE, CC_PSEUDO_KEY
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from . import config, validate
+from .checks import checked_sql
+from .contract import (
+    BOUNDARY_FILE,
+    EXTRACT_FEEDS,
+    EXTRACT_NAME,
+    FEEDS,
+    REFERENCE_FILES,
+    Feed,
+)
+from .csvfile import ExtractError, parse
+from .pseudo import KeyError_, PseudoKey, choose_key
+
+RAW_RECORD_LIMIT = 10_000
+META_COLUMNS = "file_name varchar, extract_date date, source_row bigint, loaded_at timestamp"
+AUDIT_DDL = {
+    "load_runs": """run_id varchar, started_at timestamp, finished_at timestamp,
+        landing_dir varchar, files_loaded integer, files_skipped integer,
+        key_fingerprint varchar, demo boolean""",
+    "load_log": """run_id varchar, file_name varchar, feed varchar, extract_date date,
+        sha256 varchar, rows_read bigint, rows_accepted bigint, rows_quarantined bigint,
+        field_issues bigint, ignored_columns varchar, encoding varchar, ge_success boolean,
+        loaded_at timestamp""",
+    "quarantine": """run_id varchar, file_name varchar, feed varchar, source_row bigint,
+        reason varchar, record_key varchar, raw_record varchar, loaded_at timestamp""",
+    "field_issues": """run_id varchar, file_name varchar, feed varchar, source_row bigint,
+        record_key varchar, field varchar, raw_value varchar, reason varchar,
+        loaded_at timestamp""",
+}
+SQL_TYPES = {"date": "date", "int": "integer", "decimal": "double"}
+
+
+class LoadError(Exception):
+    """The run stopped; nothing it did was committed."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    name: str  # relative to the landing folder, with forward slashes: the load-log key
+    feed: str
+    extract_date: dt.date
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def discover(landing: Path) -> tuple[list[LandingFile], list[LandingFile], Path | None]:
+    """Extract files (oldest first), reference files and the optional boundary file."""
+    if not landing.is_dir():
+        raise LoadError(f"landing folder {landing} does not exist")
+    extracts: list[LandingFile] = []
+    references: list[LandingFile] = []
+    boundaries: Path | None = None
+    today = dt.date.today()
+    for entry in sorted(landing.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not _inside(entry, landing):
+            raise LoadError(f"{entry.name}: points outside the landing folder; refused")
+        if entry.is_file():
+            if entry.name != config.DEMO_MARKER:
+                log(f"warning: {entry.name}: not in a feed folder, ignored")
+            continue
+        if entry.name not in (*EXTRACT_FEEDS, "reference"):
+            raise LoadError(
+                f"{entry.name}/: unknown feed folder (expected maternity, health_visiting, ncmp or reference)"
+            )
+        for path in sorted(entry.iterdir()):
+            relative = f"{entry.name}/{path.name}"
+            if path.name.startswith("."):
+                continue
+            if not _inside(path, landing):
+                raise LoadError(f"{relative}: points outside the landing folder; refused")
+            if path.is_dir():
+                log(f"warning: {relative}/: a folder inside a feed folder, ignored")
+                continue
+            if not path.is_file():
+                raise LoadError(f"{relative}: not a regular file")
+            if entry.name == "reference":
+                if path.name == BOUNDARY_FILE:
+                    boundaries = path
+                elif path.name in REFERENCE_FILES:
+                    references.append(LandingFile(path, relative, REFERENCE_FILES[path.name], today))
+                else:
+                    raise LoadError(
+                        f"{relative}: unknown reference file (expected "
+                        f"{', '.join(sorted(REFERENCE_FILES))} or {BOUNDARY_FILE})"
+                    )
+                continue
+            match = EXTRACT_NAME.match(path.name)
+            if not match or match["feed"].lower() != entry.name:
+                raise LoadError(f"{relative}: bad file name (expected {entry.name}_YYYYMMDD.csv)")
+            try:
+                extract_date = dt.datetime.strptime(match["date"], "%Y%m%d").date()
+            except ValueError:
+                raise LoadError(f"{relative}: bad file name ({match['date']} is not a date)") from None
+            extracts.append(LandingFile(path, relative, entry.name, extract_date))
+    extracts.sort(key=lambda f: (f.extract_date, f.feed))
+    return extracts, references, boundaries
+
+
+# ---------------------------------------------------------------- warehouse
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    for name, columns in AUDIT_DDL.items():
+        con.execute(f"create table if not exists raw.{name} ({columns})")
+        con.execute(f"create or replace view main.{name} as select * from raw.{name}")
+    for feed in FEEDS.values():
+        columns = ", ".join(f"{c.output} {SQL_TYPES.get(c.kind, 'varchar')}" for c in feed.columns)
+        con.execute(f"create table if not exists raw.{feed.name} ({columns}, {META_COLUMNS})")
+    con.execute(
+        "create table if not exists raw.lsoa_boundaries "
+        "(lsoa_code varchar, geometry varchar, file_name varchar, loaded_at timestamp)"
+    )
+
+
+def check_key(con: duckdb.DuckDBPyConnection, key: PseudoKey) -> None:
+    known = {row[0] for row in con.execute("select distinct key_fingerprint from raw.load_runs").fetchall()}
+    if known and key.fingerprint not in known:
+        raise LoadError(
+            "CC_PSEUDO_KEY is not the key this warehouse was built with: records would no "
+            "longer link. Use the original key, or start a new warehouse."
+        )
+
+
+def previous_sha(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    row = con.execute(
+        "select sha256 from raw.load_log where file_name = ? order by loaded_at desc limit 1",
+        [name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+# ---------------------------------------------------------------- one file
+
+
+@dataclass
+class FileResult:
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    field_issues: int
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    landing_file: LandingFile,
+    data: bytes,
+    run_id: str,
+    loaded_at: dt.datetime,
+    key: PseudoKey,
+) -> tuple[FileResult, str, list[str]]:
+    feed = FEEDS[landing_file.feed]
+    parsed = parse(data, landing_file.name, feed.column_names)
+    con.register("incoming", parsed.table)
+    sql = checked_sql(feed)
+    params = {**key.params(), "extract_date": landing_file.extract_date}
+    # DuckDB refuses parameters a statement does not use (reference files have no dates).
+    params = {name: value for name, value in params.items() if f"${name}" in sql}
+    con.execute(f"create or replace temp table checked as {sql}", params)
+    con.unregister("incoming")
+    meta = {
+        "file_name": landing_file.name,
+        "extract_date": landing_file.extract_date,
+        "loaded_at": loaded_at,
+        "run_id": run_id,
+        "feed": feed.name,
+    }
+    if feed.reference:
+        con.execute(f"delete from raw.{feed.name}")
+    outputs = ", ".join(c.output for c in feed.columns)
+    values = ", ".join(f"v_{c.name}" for c in feed.columns)
+    con.execute(
+        f"""insert into raw.{feed.name} ({outputs}, file_name, extract_date, source_row, loaded_at)
+        select {values}, $file_name, $extract_date, source_row, $loaded_at
+        from checked where reason is null""",
+        {k: meta[k] for k in ("file_name", "extract_date", "loaded_at")},
+    )
+    _quarantine(con, feed, parsed.bad_rows, meta)
+    issues = _field_issues(con, feed, meta)
+    accepted, quarantined = con.execute(
+        "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
+        "from checked"
+    ).fetchone()
+    quarantined += len(parsed.bad_rows)
+    result = FileResult(parsed.rows_read, accepted, quarantined, issues)
+    if result.rows_read != accepted + quarantined:  # a broken promise: stop the run
+        raise LoadError(f"{landing_file.name}: rows do not reconcile ({result})")
+    return result, parsed.encoding, parsed.ignored_columns
+
+
+def _record_json(feed: Feed) -> str:
+    """The quarantined row as JSON: NHS numbers only as pseudonyms, never in clear."""
+    parts = []
+    for column in feed.columns:
+        value = f"r_{column.name}"
+        if column.kind == "nhs":
+            value = (
+                f"case when r_{column.name} is null then null "
+                f"else coalesce(v_{column.name}, 'invalid number (masked)') end"
+            )
+        parts.append(f"'{column.output}', {value}")
+    return f"left(cast(json_object({', '.join(parts)}) as varchar), {RAW_RECORD_LIMIT})"
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, feed: Feed, bad_rows: list[tuple[int, str]], meta: dict
+) -> None:
+    columns = "run_id, file_name, feed, source_row, reason, record_key, raw_record, loaded_at"
+    con.execute(
+        f"""insert into raw.quarantine ({columns})
+        select $run_id, $file_name, $feed, source_row, reason, r_{feed.key}, {_record_json(feed)},
+            $loaded_at
+        from checked where reason is not null""",
+        {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
+    )
+    if not bad_rows:
+        return
+    unparsed = pa.table(
+        {
+            "source_row": pa.array([number for number, _ in bad_rows], pa.int64()),
+            "text": pa.array([text for _, text in bad_rows], pa.string()),
+        }
+    )
+    con.register("unparsed", unparsed)
+    # Digits that could be an NHS number are masked: a broken row has no trustworthy columns.
+    con.execute(
+        f"""insert into raw.quarantine ({columns})
+        select $run_id, $file_name, $feed, source_row,
+            'row could not be parsed (wrong number of fields)', null,
+            left(regexp_replace(text, '[0-9][0-9 -]{{8,14}}[0-9]', '##########', 'g'),
+                 {RAW_RECORD_LIMIT}),
+            $loaded_at
+        from unparsed""",
+        {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
+    )
+    con.unregister("unparsed")
+
+
+def _field_issues(con: duckdb.DuckDBPyConnection, feed: Feed, meta: dict) -> int:
+    selects = []
+    for column in feed.columns:
+        raw_value = "null" if column.kind == "nhs" else f"left(r_{column.name}, 200)"
+        selects.append(
+            f"select source_row, r_{feed.key} as record_key, '{column.output}' as field, "
+            f"{raw_value} as raw_value, i_{column.name} as reason "
+            f"from checked where reason is null and i_{column.name} is not null"
+        )
+    con.execute(
+        f"""insert into raw.field_issues
+            (run_id, file_name, feed, source_row, record_key, field, raw_value, reason, loaded_at)
+        select $run_id, $file_name, $feed, source_row, record_key, field, raw_value, reason,
+            $loaded_at
+        from ({" union all ".join(selects)})""",
+        {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
+    )
+    return con.execute(
+        "select count(*) from raw.field_issues where run_id = ? and file_name = ?",
+        [meta["run_id"], meta["file_name"]],
+    ).fetchone()[0]
+
+
+def load_boundaries(con: duckdb.DuckDBPyConnection, path: Path, loaded_at: dt.datetime) -> int:
+    name = f"reference/{path.name}"
+    try:
+        con.execute("create or replace temp table geo as select content from read_text(?)", [str(path)])
+        con.execute(
+            """create or replace temp table features as
+            select unnest(cast(json_extract(content, '$.features') as json[])) as feature from geo"""
+        )
+    except duckdb.Error as error:
+        raise LoadError(f"{name}: not a GeoJSON FeatureCollection ({error})") from None
+    con.execute("delete from raw.lsoa_boundaries")
+    con.execute(
+        """insert into raw.lsoa_boundaries
+        select coalesce(feature ->> '$.properties.lsoa_code', feature ->> '$.properties.LSOA21CD',
+                        feature ->> '$.properties.LSOA11CD'),
+               cast(feature -> '$.geometry' as varchar), ?, ?
+        from features""",
+        [name, loaded_at],
+    )
+    count, unnamed = con.execute(
+        "select count(*), count(*) filter (where lsoa_code is null) from raw.lsoa_boundaries"
+    ).fetchone()
+    if unnamed:
+        raise LoadError(f"{name}: {unnamed} feature(s) have no lsoa_code, LSOA21CD or LSOA11CD")
+    return count
+
+
+# ---------------------------------------------------------------- the run
+
+
+def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(warehouse), config=config.duckdb_config())
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise LoadError(
+                f"the warehouse {warehouse} is in use by another process (a load or build "
+                "is running, or a tool holds it open): try again when it has finished"
+            ) from None
+        raise LoadError(f"cannot open the warehouse {warehouse}: {error}") from None
+    except OSError as error:
+        raise LoadError(f"cannot create the warehouse folder {warehouse.parent}: {error}") from None
+
+
+def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, int]:
+    key, is_demo = choose_key(settings.pseudo_key, settings.landing_dir)
+    extracts, references, boundaries = discover(settings.landing_dir)
+    run_id = uuid.uuid4().hex[:12]
+    started = dt.datetime.now()
+    con = connect(settings.warehouse)
+    totals = {"files_loaded": 0, "files_skipped": 0, "rows_read": 0, "rows_quarantined": 0}
+    try:
+        con.execute("begin transaction")
+        ensure_schema(con)
+        check_key(con, key)
+        for landing_file in [*references, *extracts]:
+            started_file = time.perf_counter()
+            data = landing_file.path.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            before = previous_sha(con, landing_file.name)
+            if before == sha:
+                totals["files_skipped"] += 1
+                continue
+            if before is not None and landing_file.feed in EXTRACT_FEEDS:
+                raise LoadError(
+                    f"{landing_file.name}: refused: a different file was loaded under this name "
+                    "before. A correction must arrive as a new extract with a later date."
+                )
+            result, encoding, ignored = load_file(con, landing_file, data, run_id, started, key)
+            if ignored:
+                log(f"warning: {landing_file.name}: extra column(s) ignored: {', '.join(ignored)}")
+            con.execute(
+                "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    landing_file.name,
+                    landing_file.feed,
+                    landing_file.extract_date,
+                    sha,
+                    result.rows_read,
+                    result.rows_accepted,
+                    result.rows_quarantined,
+                    result.field_issues,
+                    ", ".join(ignored) or None,
+                    encoding,
+                    None,
+                    started,
+                ],
+            )
+            totals["files_loaded"] += 1
+            totals["rows_read"] += result.rows_read
+            totals["rows_quarantined"] += result.rows_quarantined
+            seconds = time.perf_counter() - started_file
+            log(
+                f"{landing_file.name}: {result.rows_read} read, {result.rows_accepted} accepted, "
+                f"{result.rows_quarantined} quarantined, {result.field_issues} field issues "
+                f"({seconds:.2f} s, {encoding})"
+            )
+        if boundaries is not None:
+            features = load_boundaries(con, boundaries, started)
+            log(f"reference/{boundaries.name}: {features} LSOA boundaries")
+        if not con.execute("select count(*) from raw.postcode_lsoa").fetchone()[0]:
+            raise LoadError("reference/postcode_lsoa.csv is missing and none was loaded before")
+        con.execute(
+            "insert into raw.load_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                started,
+                dt.datetime.now(),
+                str(settings.landing_dir),
+                totals["files_loaded"],
+                totals["files_skipped"],
+                key.fingerprint,
+                is_demo,
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.close()
+    if validate_with_ge and totals["files_loaded"]:
+        started_ge = time.perf_counter()
+        outcome = validate.validate_run(settings.warehouse, run_id, settings.reports_dir / "data_docs")
+        failed = sorted(name for name, success in outcome.items() if not success)
+        log(
+            f"great expectations: {len(outcome)} file(s) validated, {len(failed)} failed "
+            f"({time.perf_counter() - started_ge:.1f} s){': ' + ', '.join(failed) if failed else ''}"
+        )
+    return totals
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-validate", action="store_true", help="skip the Great Expectations validation")
+    args = parser.parse_args(argv)
+    settings = config.settings()
+    started = time.perf_counter()
+    try:
+        totals = run(settings, validate_with_ge=not args.no_validate)
+    except (LoadError, ExtractError, KeyError_) as error:
+        print(f"load failed, nothing was committed: {error}", file=sys.stderr)
+        return 1
+    log(
+        f"load complete: {totals['files_loaded']} file(s) loaded, {totals['files_skipped']} "
+        f"already loaded, {totals['rows_read']} rows read, {totals['rows_quarantined']} "
+        f"quarantined ({time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
