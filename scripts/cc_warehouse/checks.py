@@ -42,6 +42,15 @@ def value_and_issue(column: Column) -> tuple[str, str]:
     unknown = _in(f"upper({raw})", column.unknown)
     if column.kind in ("key", "text"):
         return raw, "cast(null as varchar)"
+    if column.kind == "postcode":
+        # The contract's normalised form: upper case, one space before the last three characters.
+        squeezed = f"upper(regexp_replace({raw}, '\\s', '', 'g'))"
+        value = (
+            f"case when length({squeezed}) > 3 "
+            f"then left({squeezed}, length({squeezed}) - 3) || ' ' || right({squeezed}, 3) "
+            f"else nullif({squeezed}, '') end"
+        )
+        return value, "cast(null as varchar)"
     if column.kind == "code":
         code = f"upper({raw})"
         ok = _in(code, column.codes)
@@ -112,7 +121,7 @@ def _row_reason(feed: Feed) -> str:
             whens.append(f"when i_{column.name} is not null then '{column.name}: ' || i_{column.name}")
     if feed.reference:
         whens.append(
-            f"when row_number() over (partition by r_{feed.key} order by source_row) > 1 "
+            f"when row_number() over (partition by v_{feed.key} order by source_row) > 1 "
             f"then 'duplicate {feed.key} in a reference file'"
         )
     return "case " + " ".join(whens) + " end"

@@ -25,7 +25,7 @@ def seed_codes(seed: str, column: str) -> tuple[str, ...]:
 class Column:
     """One contract column and how the loader checks it.
 
-    kind: key (required text), text, code, date, nhs, int, decimal, academic_year.
+    kind: key (required text), text, postcode, code, date, nhs, int, decimal, academic_year.
     required: a row whose value is missing or unusable is quarantined (keys, required dates).
     unknown: raw values that mean "not recorded" (become NULL without an issue).
     """
@@ -75,7 +75,7 @@ def _feeds() -> dict[str, Feed]:
             Column("mother_nhs_number", "nhs", target="mother_pseudo_id"),
             Column("baby_nhs_number", "nhs", target="baby_pseudo_id"),
             Column("mother_birth_date", "date"),
-            Column("mother_postcode", "text"),
+            Column("mother_postcode", "postcode"),
             Column("mother_ethnic_category", "code", codes=ethnic),
             Column("delivery_date", "date", required=True),
             Column("gestation_weeks", "int", low=20, high=46),
@@ -94,7 +94,7 @@ def _feeds() -> dict[str, Feed]:
             Column("review_id", "key", required=True),
             Column("child_nhs_number", "nhs", target="child_pseudo_id"),
             Column("child_birth_date", "date"),
-            Column("child_postcode", "text"),
+            Column("child_postcode", "postcode"),
             Column("review_type", "code", codes=("NBV", "6-8W")),
             Column("due_date", "date", required=True),
             Column("contact_date", "date"),
@@ -112,7 +112,7 @@ def _feeds() -> dict[str, Feed]:
             Column("school_code", "text"),
             Column("sex", "code", codes=("M", "F")),
             Column("birth_date", "date"),
-            Column("child_postcode", "text"),
+            Column("child_postcode", "postcode"),
             Column("ethnic_category", "code", codes=ethnic),
             Column("measurement_date", "date"),
             Column("height_cm", "decimal", low=50, high=220),
@@ -125,7 +125,7 @@ def _feeds() -> dict[str, Feed]:
         name="postcode_lsoa",
         key="postcode",
         reference=True,
-        columns=(Column("postcode", "key", required=True), Column("lsoa_code", "text")),
+        columns=(Column("postcode", "postcode", required=True), Column("lsoa_code", "key", required=True)),
     )
     lsoa_centre = Feed(
         name="lsoa_centre",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import os
+import signal
 import sys
 import time
 import uuid
@@ -165,8 +167,8 @@ def previous_sha(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     row = con.execute(
         "select sha256 from raw.load_log where file_name = ? order by loaded_at desc limit 1",
         [name],
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return row[0][0] if row else None
 
 
 # ---------------------------------------------------------------- one file
@@ -219,7 +221,7 @@ def load_file(
     accepted, quarantined = con.execute(
         "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
         "from checked"
-    ).fetchone()
+    ).fetchall()[0]
     quarantined += len(parsed.bad_rows)
     result = FileResult(parsed.rows_read, accepted, quarantined, issues)
     if result.rows_read != accepted + quarantined:  # a broken promise: stop the run
@@ -295,7 +297,7 @@ def _field_issues(con: duckdb.DuckDBPyConnection, feed: Feed, meta: dict) -> int
     return con.execute(
         "select count(*) from raw.field_issues where run_id = ? and file_name = ?",
         [meta["run_id"], meta["file_name"]],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def load_boundaries(con: duckdb.DuckDBPyConnection, path: Path, loaded_at: dt.datetime) -> int:
@@ -319,13 +321,20 @@ def load_boundaries(con: duckdb.DuckDBPyConnection, path: Path, loaded_at: dt.da
     )
     count, unnamed = con.execute(
         "select count(*), count(*) filter (where lsoa_code is null) from raw.lsoa_boundaries"
-    ).fetchone()
+    ).fetchall()[0]
     if unnamed:
         raise LoadError(f"{name}: {unnamed} feature(s) have no lsoa_code, LSOA21CD or LSOA11CD")
     return count
 
 
 # ---------------------------------------------------------------- the run
+
+
+def _fault_point(files_loaded: int) -> None:
+    """Fault injection for the reliability tests: die mid-run as a power cut would."""
+    kill_after = os.environ.get("CC_FAULT_KILL_AFTER_FILES")
+    if kill_after and files_loaded >= int(kill_after):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -389,6 +398,7 @@ def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, i
                 ],
             )
             totals["files_loaded"] += 1
+            _fault_point(totals["files_loaded"])
             totals["rows_read"] += result.rows_read
             totals["rows_quarantined"] += result.rows_quarantined
             seconds = time.perf_counter() - started_file
@@ -400,7 +410,7 @@ def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, i
         if boundaries is not None:
             features = load_boundaries(con, boundaries, started)
             log(f"reference/{boundaries.name}: {features} LSOA boundaries")
-        if not con.execute("select count(*) from raw.postcode_lsoa").fetchone()[0]:
+        if not con.execute("select count(*) from raw.postcode_lsoa").fetchall()[0][0]:
             raise LoadError("reference/postcode_lsoa.csv is missing and none was loaded before")
         con.execute(
             "insert into raw.load_runs values (?, ?, ?, ?, ?, ?, ?, ?)",

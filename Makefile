@@ -1,0 +1,62 @@
+# The children's centre health indicators warehouse.
+#   make build   set up, write the demo city, load, transform, publish and report
+#   make test    lint and every test
+# Paths and settings come from the environment (see README): CC_LANDING_DIR, CC_WAREHOUSE,
+# CC_REPORTS_DIR, CC_PSEUDO_KEY, CC_TARGET.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/scripts
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := False
+SEED ?= 42
+DBT := $(BIN)/dbt
+
+.PHONY: setup demo load transform reports build test lint docs clean lock
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+# Regenerate the exact pins after changing requirements.in.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet -r requirements.in
+	$(BIN)/pip freeze --exclude-editable > requirements.lock
+
+demo: $(STAMP)
+	$(BIN)/python -m cc_warehouse.demo --seed $(SEED)
+
+load: $(STAMP)
+	$(BIN)/python -m cc_warehouse.load
+
+transform: $(STAMP)
+	$(DBT) build --quiet --warn-error-options '{"silence": ["NoNodesForSelectionCriteria"]}' || (echo "dbt build failed: see target/run_results.json and logs/dbt.log" && exit 1)
+	-$(DBT) source freshness --quiet
+
+reports: $(STAMP)
+	$(BIN)/python -m cc_warehouse.reports
+
+build: setup demo load transform reports
+
+lint: $(STAMP)
+	$(BIN)/ruff check scripts tests/python
+	$(BIN)/ruff format --check scripts tests/python
+	CC_WAREHOUSE=$${CC_WAREHOUSE:-warehouse/childrens_centres.duckdb} $(BIN)/sqlfluff lint models macros tests analyses --disable-progress-bar
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+docs: $(STAMP)
+	$(DBT) docs generate --static
+
+clean:
+	rm -rf target logs dbt_packages warehouse reports data/landing .pytest_cache

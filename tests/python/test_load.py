@@ -1,0 +1,395 @@
+"""The loader against every bad-input class of shared/specs/extracts.md."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cc_warehouse import config, load
+from cc_warehouse.csvfile import ExtractError
+from cc_warehouse.pseudo import KeyError_
+from landing import (
+    BAD_NHS,
+    HV_HEADER,
+    MATERNITY_HEADER,
+    MATERNITY_ROWS,
+    NCMP_HEADER,
+    NCMP_ROWS,
+    NHS,
+    TEST_KEY,
+    write_csv,
+    write_landing,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings(tmp_path: Path, key: str | None = TEST_KEY) -> config.Settings:
+    return config.Settings(
+        landing_dir=tmp_path / "landing",
+        warehouse=tmp_path / "state" / "w.duckdb",
+        reports_dir=tmp_path / "reports",
+        pseudo_key=key,
+        target="duckdb",
+    )
+
+
+def run(tmp_path: Path, **kwargs) -> dict[str, int]:
+    return load.run(settings(tmp_path, **kwargs), validate_with_ge=False)
+
+
+def query(tmp_path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(tmp_path / "state" / "w.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def pseudonym(number: str) -> str:
+    return hmac.new(TEST_KEY.encode(), number.encode(), hashlib.sha256).hexdigest()
+
+
+def maternity(tmp_path: Path, rows: list[str], extract: str = "20240715", **kwargs) -> Path:
+    return write_csv(
+        tmp_path / "landing" / "maternity" / f"maternity_{extract}.csv",
+        kwargs.pop("header", MATERNITY_HEADER),
+        rows,
+        **kwargs,
+    )
+
+
+def snapshot(tmp_path: Path) -> dict[str, list[tuple]]:
+    tables = ["maternity", "health_visiting", "ncmp", "load_log", "quarantine", "field_issues"]
+    return {t: sorted(query(tmp_path, f"select * from raw.{t}"), key=repr) for t in tables}
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    return write_landing(tmp_path / "landing")
+
+
+def test_clean_landing_loads_every_row_with_pseudonyms(tmp_path, landing):
+    totals = run(tmp_path)
+    assert totals["files_loaded"] == 6
+    assert totals["rows_quarantined"] == 0
+    births = query(tmp_path, "select birth_id, mother_pseudo_id, baby_pseudo_id from raw.maternity")
+    assert sorted(births) == [
+        ("B1", pseudonym(NHS[0]), pseudonym(NHS[1])),
+        ("B2", pseudonym(NHS[2]), pseudonym(NHS[3])),
+    ]
+    # The same number links across feeds.
+    child = query(tmp_path, "select child_pseudo_id from raw.health_visiting where review_id = 'R1'")
+    assert child == [(pseudonym(NHS[1]),)]
+    assert query(tmp_path, "select count(*) from raw.field_issues") == [(0,)]
+    dates = query(tmp_path, "select delivery_date, mother_birth_date from raw.maternity where birth_id='B2'")
+    assert [tuple(str(d) for d in row) for row in dates] == [("2024-05-15", "2006-03-12")]
+
+
+def test_load_log_reconciles_every_file(tmp_path, landing):
+    maternity(
+        tmp_path,
+        [*MATERNITY_ROWS, ",D9,,,,,,2024-04-01,,,Y,,,", "B9,D9,,,,,,,,,Y,,,", "B10,D10,1,2"],
+    )
+    run(tmp_path)
+    rows = query(
+        tmp_path,
+        """select l.file_name, l.rows_read, l.rows_accepted, l.rows_quarantined,
+            (select count(*) from raw.quarantine q where q.file_name = l.file_name),
+            (select count(*) from raw.maternity m where m.file_name = l.file_name)
+              + (select count(*) from raw.health_visiting h where h.file_name = l.file_name)
+              + (select count(*) from raw.ncmp n where n.file_name = l.file_name)
+        from load_log l where l.feed in ('maternity', 'health_visiting', 'ncmp')""",
+    )
+    for _name, read, accepted, quarantined, in_quarantine, in_raw in rows:
+        assert read == accepted + quarantined
+        assert (quarantined, accepted) == (in_quarantine, in_raw)
+    assert ("maternity/maternity_20240715.csv", 5, 2, 3) in [r[:4] for r in rows]
+
+
+def test_rows_without_key_or_required_date_are_quarantined_with_reasons(tmp_path, landing):
+    maternity(
+        tmp_path,
+        [
+            *MATERNITY_ROWS,
+            ",D3,,,,,A,2024-04-01,40,3000,Y,0,N,Y",
+            "B4,,,,,,A,2024-04-01,40,3000,Y,0,N,Y",
+            "B5,D5,,,,,A,,40,3000,Y,0,N,Y",
+            "B6,D6,,,,,A,31/02/2024,40,3000,Y,0,N,Y",
+            "B7,D7,,,,,A,2025-01-01,40,3000,Y,0,N,Y",
+        ],
+    )
+    run(tmp_path)
+    reasons = dict(query(tmp_path, "select source_row, reason from quarantine"))
+    assert reasons == {
+        3: "missing birth_id",
+        4: "missing delivery_id",
+        5: "missing delivery_date",
+        6: "delivery_date: not a date (YYYY-MM-DD or DD/MM/YYYY)",
+        7: "delivery_date: date after the extract date",
+    }
+
+
+def test_impossible_values_become_unknown_and_are_logged(tmp_path, landing):
+    maternity(
+        tmp_path,
+        [
+            f"B1,D1,{BAD_NHS},12345,1990-05-01,DC1 1AA,Q,2024-04-10,50,12000,Y,11,maybe,Y",
+            "B2,D2,,,2030-01-01,DC1 1AB,A,2024-04-10,39.5,abc,Y,X,U,U",
+            "B3,D3,,,2024-05-01,DC1 1AB,99,2024-04-10,40,9999,N,0,Y,N",
+        ],
+    )
+    run(tmp_path)
+    issues = set(query(tmp_path, "select record_key, field, raw_value, reason from field_issues"))
+    assert issues == {
+        ("B1", "mother_pseudo_id", None, "NHS number fails the Modulus 11 check"),
+        ("B1", "baby_pseudo_id", None, "NHS number is not 10 digits"),
+        ("B1", "mother_ethnic_category", "Q", "unknown code"),
+        ("B1", "gestation_weeks", "50", "outside the possible range 20 to 46"),
+        ("B1", "birth_weight_grams", "12000", "outside the possible range 200 to 7000"),
+        ("B1", "delivery_method", "11", "unknown code"),
+        ("B1", "smoking_at_delivery", "maybe", "unknown code"),
+        ("B2", "mother_birth_date", "2030-01-01", "date after the extract date"),
+        ("B2", "gestation_weeks", "39.5", "not a whole number"),
+        ("B2", "birth_weight_grams", "abc", "not a number"),
+        ("B3", "mother_birth_date", "2024-05-01", "after delivery_date"),
+    }
+    rows = query(
+        tmp_path,
+        """select birth_id, mother_pseudo_id, baby_pseudo_id, mother_ethnic_category,
+            gestation_weeks, birth_weight_grams, delivery_method, smoking_at_delivery,
+            breastfeeding_initiated, mother_birth_date
+        from raw.maternity order by birth_id""",
+    )
+    assert rows[0] == ("B1", None, None, None, None, None, None, None, "Y", rows[0][-1])
+    # Explicit unknown codes (X, U, 9999) are unknown without being an issue; 99 is kept.
+    assert rows[1][3:] == ("A", None, None, None, None, None, None)
+    assert rows[2][3:] == ("99", 40, None, "0", "Y", "N", None)
+
+
+def test_other_feeds_check_their_ranges_and_codes(tmp_path, landing):
+    write_csv(
+        tmp_path / "landing" / "ncmp" / "ncmp_20240715.csv",
+        NCMP_HEADER,
+        ["N1,,2023/2024,r,1,f,2019-01-15,DC1 1AA,a,2024-01-20,300,2,", "N2,,23/24,7,1,X,,,,,,,"],
+    )
+    write_csv(
+        tmp_path / "landing" / "health_visiting" / "health_visiting_20240715.csv",
+        HV_HEADER,
+        ["R1,,2024-04-10,DC1 1AA,nbv,2024-04-24,2024-04-23,total", "R2,,,,12W,2024-04-24,,SOME"],
+    )
+    run(tmp_path)
+    ncmp = query(
+        tmp_path, "select ncmp_id, academic_year, school_year, sex, height_cm, weight_kg from raw.ncmp"
+    )
+    assert sorted(ncmp) == [("N1", "2023/24", "R", "F", None, None), ("N2", None, None, None, None, None)]
+    reviews = query(tmp_path, "select review_id, review_type, feeding_status from raw.health_visiting")
+    assert sorted(reviews) == [("R1", "NBV", "TOTAL"), ("R2", None, None)]
+    fields = set(query(tmp_path, "select record_key, field from field_issues"))
+    assert {
+        ("N1", "height_cm"),
+        ("N1", "weight_kg"),
+        ("N2", "academic_year"),
+        ("N2", "school_year"),
+    } <= fields
+    assert {("N2", "sex"), ("R2", "review_type"), ("R2", "feeding_status")} <= fields
+
+
+@pytest.mark.parametrize(
+    ("encoding", "eol", "prefix"),
+    [("cp1252", "\r\n", b""), ("utf-8", "\r\n", b"\xef\xbb\xbf"), ("utf-8", "\n", b"")],
+)
+def test_encodings_and_line_endings(tmp_path, landing, encoding, eol, prefix):
+    path = maternity(
+        tmp_path,
+        [*MATERNITY_ROWS, "B3,D3,,,,Café Row,A,2024-04-01,40,3000,Y,0,N,Y"],
+        encoding=encoding,
+        eol=eol,
+    )
+    path.write_bytes(prefix + path.read_bytes())
+    run(tmp_path)
+    assert query(tmp_path, "select mother_postcode from raw.maternity where birth_id = 'B3'") == [
+        ("CAFÉ ROW",)
+    ]
+    expected = {"cp1252": "windows-1252", "utf-8": "utf-8-sig" if prefix else "utf-8"}[encoding]
+    assert query(tmp_path, "select encoding from load_log where feed = 'maternity'") == [(expected,)]
+
+
+def test_header_case_spaces_and_extra_columns(tmp_path, landing, capsys):
+    header = " BIRTH_ID ," + MATERNITY_HEADER.split(",", 1)[1].upper() + ",Notes"
+    maternity(tmp_path, [row + ",free text" for row in MATERNITY_ROWS], header=header)
+    run(tmp_path)
+    assert query(tmp_path, "select count(*) from raw.maternity") == [(2,)]
+    assert query(tmp_path, "select ignored_columns from load_log where feed = 'maternity'") == [("Notes",)]
+    assert "extra column(s) ignored: Notes" in capsys.readouterr().out
+
+
+def test_unparseable_rows_are_quarantined_with_numbers_masked(tmp_path, landing):
+    maternity(tmp_path, [MATERNITY_ROWS[0], "B2,D2,9434765919,only four", MATERNITY_ROWS[1]])
+    run(tmp_path)
+    assert query(tmp_path, "select source_row from raw.maternity order by 1") == [(1,), (3,)]
+    ((reason, raw_record),) = query(tmp_path, "select reason, raw_record from quarantine")
+    assert reason.startswith("row could not be parsed")
+    assert "9434765919" not in raw_record and "##########" in raw_record
+
+
+def test_stray_quote_spanning_lines_is_quarantined(tmp_path, landing):
+    maternity(tmp_path, ['B1,"D1,,,,,,2024-04-01,40,3000,Y,0,N,Y', 'B2,D2",,,,,,2024-04-01,40,3000,Y,0,N,Y'])
+    totals = run(tmp_path)
+    assert totals["rows_quarantined"] == 1
+    assert query(tmp_path, "select reason from quarantine") == [
+        ("row runs over several lines (stray quote?)",)
+    ]
+
+
+def test_quarantine_never_holds_nhs_numbers_in_clear(tmp_path, landing):
+    maternity(tmp_path, [f",D1,{NHS[0]},{BAD_NHS},,,A,2024-04-01,40,3000,Y,0,N,Y"])
+    run(tmp_path)
+    (raw_record,) = query(tmp_path, "select raw_record from quarantine")[0]
+    assert NHS[0] not in raw_record and BAD_NHS not in raw_record
+    assert pseudonym(NHS[0]) in raw_record
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "message"),
+    [
+        (lambda land: (land / "maternity" / "maternity_20240815.csv").write_bytes(b""), "is empty"),
+        (
+            lambda land: write_csv(
+                land / "maternity" / "maternity_20240815.csv", "birth_id,delivery_id", ["a,b"]
+            ),
+            "missing required column(s) mother_nhs_number",
+        ),
+        (lambda land: (land / "maternity" / "births_2024.csv").write_text("x"), "bad file name"),
+        (lambda land: (land / "maternity" / "maternity_20241340.csv").write_text("x"), "is not a date"),
+        (lambda land: (land / "dental").mkdir(), "unknown feed folder"),
+        (
+            lambda land: (land / "ncmp" / "ncmp_20240815.csv").write_bytes(b"ncmp_id\n\x81\x8d\x90\n"),
+            "unreadable encoding",
+        ),
+        (lambda land: (land / "reference" / "schools.csv").write_text("x"), "unknown reference file"),
+    ],
+)
+def test_a_bad_file_fails_the_whole_load_naming_it(tmp_path, landing, make_bad, message):
+    make_bad(tmp_path / "landing")
+    with pytest.raises((load.LoadError, ExtractError), match=None) as error:
+        run(tmp_path)
+    assert message in str(error.value)
+    # Atomic: not even the good files of that run were committed.
+    assert not (tmp_path / "state" / "w.duckdb").exists() or query(
+        tmp_path, "select count(*) from information_schema.tables where table_schema = 'raw'"
+    ) == [(0,)]
+
+
+def test_failed_run_leaves_earlier_loads_untouched(tmp_path, landing):
+    run(tmp_path)
+    before = snapshot(tmp_path)
+    write_csv(tmp_path / "landing" / "ncmp" / "ncmp_20250715.csv", NCMP_HEADER, NCMP_ROWS)
+    write_csv(tmp_path / "landing" / "maternity" / "maternity_20250715.csv", "birth_id", ["x"])
+    with pytest.raises(ExtractError):
+        run(tmp_path)
+    assert snapshot(tmp_path) == before
+
+
+def test_same_file_twice_changes_nothing_and_a_changed_file_is_refused(tmp_path, landing):
+    run(tmp_path)
+    before = snapshot(tmp_path)
+    totals = run(tmp_path)
+    assert totals["files_loaded"] == 0 and totals["files_skipped"] == 6
+    assert snapshot(tmp_path) == before
+    maternity(tmp_path, MATERNITY_ROWS[:1])
+    with pytest.raises(load.LoadError, match="a different file was loaded under this name"):
+        run(tmp_path)
+    assert snapshot(tmp_path) == before
+
+
+def test_resend_keeps_every_version_for_staging_to_choose(tmp_path, landing):
+    run(tmp_path)
+    corrected = MATERNITY_ROWS[0].replace(",3400,", ",3350,")
+    maternity(tmp_path, [corrected], extract="20241015")
+    run(tmp_path)
+    versions = query(
+        tmp_path,
+        "select extract_date, birth_weight_grams from raw.maternity where birth_id = 'B1' order by 1",
+    )
+    assert [weight for _, weight in versions] == [3400, 3350]
+
+
+def test_reference_files_are_full_replacements(tmp_path, landing):
+    run(tmp_path)
+    (tmp_path / "landing" / "reference" / "postcode_lsoa.csv").write_text(
+        "Postcode , LSOA_code\ndc1 1aa,E01999002\nDC1 1AA,E01999001\n,E01999009\n"
+    )
+    run(tmp_path)
+    assert query(tmp_path, "select postcode, lsoa_code from raw.postcode_lsoa") == [("DC1 1AA", "E01999002")]
+    reasons = sorted(r for (r,) in query(tmp_path, "select reason from quarantine"))
+    assert reasons == ["duplicate postcode in a reference file", "missing postcode"]
+
+
+def test_boundaries_are_loaded_from_geojson(tmp_path, landing):
+    (tmp_path / "landing" / "reference" / "lsoa_boundaries.geojson").write_text(
+        '{"type": "FeatureCollection", "features": ['
+        '{"type": "Feature", "properties": {"LSOA21CD": "E01999001"},'
+        ' "geometry": {"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,0]]]}}]}'
+    )
+    run(tmp_path)
+    assert query(tmp_path, "select lsoa_code from raw.lsoa_boundaries") == [("E01999001",)]
+
+
+def test_keys(tmp_path, landing):
+    with pytest.raises(KeyError_, match="CC_PSEUDO_KEY is not set"):
+        run(tmp_path, key=None)
+    with pytest.raises(KeyError_, match="public demo key"):
+        run(tmp_path, key=config.DEMO_PSEUDO_KEY)
+    run(tmp_path)
+    with pytest.raises(load.LoadError, match="not the key this warehouse was built with"):
+        run(tmp_path, key="another-key-0123456789")
+    # The demo marker makes the demo key acceptable, and the only key allowed when unset.
+    demo = tmp_path / "demo"
+    write_landing(demo / "landing")
+    (demo / "landing" / config.DEMO_MARKER).write_text("synthetic")
+    assert run(demo, key=None)["files_loaded"] == 6
+
+
+def test_symlink_outside_the_landing_folder_is_refused(tmp_path, landing):
+    outside = write_csv(tmp_path / "elsewhere.csv", MATERNITY_HEADER, MATERNITY_ROWS)
+    (tmp_path / "landing" / "maternity" / "maternity_20240815.csv").symlink_to(outside)
+    with pytest.raises(load.LoadError, match="points outside the landing folder"):
+        run(tmp_path)
+
+
+def test_killed_load_leaves_the_warehouse_as_it_was(tmp_path, landing):
+    run(tmp_path)
+    before = snapshot(tmp_path)
+    for month in range(8, 13):
+        maternity(tmp_path, MATERNITY_ROWS, extract=f"2024{month:02d}15")
+    env = {
+        **os.environ,
+        "CC_LANDING_DIR": str(tmp_path / "landing"),
+        "CC_WAREHOUSE": str(tmp_path / "state" / "w.duckdb"),
+        "CC_PSEUDO_KEY": TEST_KEY,
+        "CC_FAULT_KILL_AFTER_FILES": "3",
+        "PYTHONPATH": str(ROOT / "scripts"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cc_warehouse.load", "--no-validate"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert snapshot(tmp_path) == before
+    env.pop("CC_FAULT_KILL_AFTER_FILES")
+    subprocess.run([sys.executable, "-m", "cc_warehouse.load", "--no-validate"], env=env, check=True)
+    assert query(tmp_path, "select count(*) from raw.maternity") == [(12,)]
+
+
+def test_great_expectations_validates_each_file_and_writes_data_docs(tmp_path, landing):
+    load.run(settings(tmp_path), validate_with_ge=True)
+    assert query(tmp_path, "select count(*), bool_and(ge_success) from load_log") == [(6, True)]
+    assert (tmp_path / "reports" / "data_docs" / "index.html").is_file()
