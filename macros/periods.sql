@@ -1,0 +1,25 @@
+{#-
+    Financial-year periods (April to March), labelled as the spec does: '2023/24' for the
+    year, '2023/24 Q1' for April to June 2023.
+-#}
+{% macro financial_year_start(date_expression) -%}
+    (extract(year from {{ date_expression }})
+    - case when extract(month from {{ date_expression }}) < 4 then 1 else 0 end)
+{%- endmacro %}
+
+{% macro financial_year_label(date_expression) -%}
+    {%- set start_year = financial_year_start(date_expression) -%}
+    {{ dbt.concat([
+        "cast(" ~ start_year ~ " as " ~ dbt.type_string() ~ ")",
+        "'/'",
+        dbt.right("cast(" ~ start_year ~ " + 1 as " ~ dbt.type_string() ~ ")", "2"),
+    ]) }}
+{%- endmacro %}
+
+{% macro financial_quarter_label(date_expression) -%}
+    {%- set quarter_number -%}
+        cast(floor(((extract(month from {{ date_expression }}) + 8) % 12) / 3) + 1
+            as {{ dbt.type_string() }})
+    {%- endset -%}
+    {{ dbt.concat([financial_year_label(date_expression), "' Q'", quarter_number]) }}
+{%- endmacro %}

@@ -1,0 +1,148 @@
+{#-
+    Every reporting period the data reach (shared/specs/indicators.md): financial quarters,
+    rolling 12 months ending each quarter (only where all four quarters lie within the data),
+    financial years, and NCMP academic years. `is_complete` is false for a period that ends
+    after the latest event date, such as the year in progress.
+-#}
+
+with
+
+events as (
+
+    select * from {{ ref('int_indicator_events') }}
+
+),
+
+quarter_spine as (
+
+    {{ dbt.date_spine(
+        'quarter',
+        "cast('1990-04-01' as date)",
+        "cast('2060-04-01' as date)",
+    ) }}
+
+),
+
+data_range as (
+
+    select
+        min({{ dbt.date_trunc('quarter', 'event_date') }}) as first_quarter,
+        max({{ dbt.date_trunc('quarter', 'event_date') }}) as last_quarter,
+        max(event_date) as last_event_date
+
+    from events
+    where event_date is not null
+
+),
+
+quarters as (
+
+    select
+        cast(quarter_spine.date_quarter as date) as quarter_start,
+        data_range.first_quarter,
+        data_range.last_event_date
+
+    from quarter_spine
+    cross join data_range
+    where
+        quarter_spine.date_quarter >= data_range.first_quarter
+        and quarter_spine.date_quarter <= data_range.last_quarter
+
+),
+
+quarter_periods as (
+
+    select
+        'quarter' as period_type,
+        {{ financial_quarter_label('quarter_start') }} as period_label,
+        quarter_start as period_start,
+        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 3, 'quarter_start')) }} as date)
+            as period_end,
+        last_event_date
+
+    from quarters
+
+),
+
+rolling_periods as (
+
+    select
+        'rolling_12m' as period_type,
+        {{ dbt.concat(["'12 months to '", financial_quarter_label('quarter_start')]) }}
+            as period_label,
+        cast({{ dbt.dateadd('month', -9, 'quarter_start') }} as date) as period_start,
+        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 3, 'quarter_start')) }} as date)
+            as period_end,
+        last_event_date
+
+    from quarters
+    where {{ dbt.dateadd('month', -9, 'quarter_start') }} >= first_quarter
+
+),
+
+financial_years as (
+
+    select distinct
+        'financial_year' as period_type,
+        {{ financial_year_label('quarter_start') }} as period_label,
+        cast({{ dbt.concat([
+            "cast(" ~ financial_year_start('quarter_start') ~ " as " ~ dbt.type_string() ~ ")",
+            "'-04-01'",
+        ]) }} as date) as period_start,
+        cast({{ dbt.concat([
+            "cast(" ~ financial_year_start('quarter_start') ~ " + 1 as "
+            ~ dbt.type_string() ~ ")",
+            "'-03-31'",
+        ]) }} as date) as period_end,
+        last_event_date
+
+    from quarters
+
+),
+
+academic_years as (
+
+    select distinct
+        'academic_year' as period_type,
+        academic_year as period_label,
+        cast({{ dbt.concat(["substring(academic_year, 1, 4)", "'-09-01'"]) }} as date)
+            as period_start,
+        cast({{ dbt.concat([
+            "cast(cast(substring(academic_year, 1, 4) as " ~ dbt.type_int() ~ ") + 1 as "
+            ~ dbt.type_string() ~ ")",
+            "'-08-31'",
+        ]) }} as date) as period_end,
+        cast(null as date) as last_event_date
+
+    from events
+    where academic_year is not null
+
+),
+
+all_periods as (
+
+    select * from quarter_periods
+    union all
+    select * from rolling_periods
+    union all
+    select * from financial_years
+    union all
+    select * from academic_years
+
+),
+
+final as (
+
+    select
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        -- NCMP returns arrive once per school year, after it ends
+        coalesce(period_end <= last_event_date, true) as is_complete
+
+    from all_periods
+
+)
+
+select * from final
