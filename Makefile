@@ -39,8 +39,11 @@ load: $(STAMP)
 	$(BIN)/python -m cc_warehouse.load
 
 transform: $(STAMP)
-	$(DBT) build --quiet --warn-error-options '{"silence": ["NoNodesForSelectionCriteria"]}' || (echo "dbt build failed: see target/run_results.json and logs/dbt.log" && exit 1)
-	-$(DBT) source freshness --quiet
+	status=0; $(DBT) build || status=$$?; \
+	$(BIN)/python -m cc_warehouse.dbt_summary; \
+	if [ $$status -ne 0 ]; then echo "dbt build failed: see the table above and logs/dbt.log"; exit $$status; fi
+	$(DBT) source freshness --quiet || echo "source freshness: a feed is older than allowed (see above)"
+	$(BIN)/python -m cc_warehouse.publish
 
 reports: $(STAMP)
 	$(BIN)/python -m cc_warehouse.reports
