@@ -90,6 +90,7 @@ def validate_run(warehouse: Path, run_id: str, docs_dir: Path) -> dict[str, bool
     import great_expectations as gx
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bar per expectation
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     con = duckdb.connect(str(warehouse))
     try:

@@ -78,16 +78,32 @@ breakdowns as (
 
     select
         'all' as breakdown,
-        indicator_id, centre_code, la_code, period_type, period_label, period_start,
-        period_end, units, denominator, numerator
+        indicator_id,
+        centre_code,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        units,
+        denominator,
+        numerator
     from cells_in_periods
 
     union all
 
     select
         mother_age_group as breakdown,
-        indicator_id, centre_code, la_code, period_type, period_label, period_start,
-        period_end, units, denominator, numerator
+        indicator_id,
+        centre_code,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        units,
+        denominator,
+        numerator
     from cells_in_periods
     where mother_age_group is not null
 
@@ -95,8 +111,16 @@ breakdowns as (
 
     select
         ethnic_group as breakdown,
-        indicator_id, centre_code, la_code, period_type, period_label, period_start,
-        period_end, units, denominator, numerator
+        indicator_id,
+        centre_code,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        units,
+        denominator,
+        numerator
     from cells_in_periods
 
     union all
@@ -104,8 +128,16 @@ breakdowns as (
     select
         {{ dbt.concat(["'imd_q'", "cast(imd_quintile as " ~ dbt.type_string() ~ ")"]) }}
             as breakdown,
-        indicator_id, centre_code, la_code, period_type, period_label, period_start,
-        period_end, units, denominator, numerator
+        indicator_id,
+        centre_code,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        units,
+        denominator,
+        numerator
     from cells_in_periods
     where imd_quintile is not null
 
@@ -116,8 +148,16 @@ by_area as (
     select
         'centre' as area_type,
         centre_code as area_code,
-        indicator_id, la_code, period_type, period_label, period_start, period_end,
-        breakdown, units, denominator, numerator
+        indicator_id,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        breakdown,
+        units,
+        denominator,
+        numerator
     from breakdowns
 
     union all
@@ -125,8 +165,16 @@ by_area as (
     select
         'la' as area_type,
         la_code as area_code,
-        indicator_id, la_code, period_type, period_label, period_start, period_end,
-        breakdown, units, denominator, numerator
+        indicator_id,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        breakdown,
+        units,
+        denominator,
+        numerator
     from breakdowns
 
 ),

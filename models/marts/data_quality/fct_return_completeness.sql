@@ -131,10 +131,10 @@ judged as (
         counted.period_start,
         cast(counted.expected as {{ dbt.type_bigint() }}) as expected,
         cast(counted.recorded as {{ dbt.type_bigint() }}) as recorded,
-        cast(100.0 * counted.recorded / counted.expected as {{ dbt.type_float() }})
+        cast(100.0 * counted.recorded / counted.expected as double)
             as completeness_pct,
-        cast(item_targets.target_pct as {{ dbt.type_float() }}) as target_pct,
-        cast(item_targets.minimum_pct as {{ dbt.type_float() }}) as minimum_pct,
+        cast(item_targets.target_pct as double) as target_pct,
+        cast(item_targets.minimum_pct as double) as minimum_pct,
         case
             when 100.0 * counted.recorded >= item_targets.target_pct * counted.expected
                 then 'meets_target'
