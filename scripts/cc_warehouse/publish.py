@@ -35,7 +35,8 @@ class PublishError(Exception):
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
         """select table_name from information_schema.tables
-        where table_schema = 'main' and table_type = 'BASE TABLE' order by table_name"""
+        where table_catalog = 'live' and table_schema = 'main' and table_type = 'BASE TABLE'
+        order by table_name"""
     ).fetchall()
     return [name for (name,) in rows if name.startswith(MART_PREFIXES)]
 
@@ -58,27 +59,32 @@ def publish(settings: config.Settings) -> list[str]:
     except OSError as error:
         raise PublishError(f"cannot write to {out}: {error}") from None
     try:
-        con = duckdb.connect(str(settings.warehouse), read_only=True, config=config.duckdb_config())
+        # The new copy is written through its own connection, reading the live warehouse
+        # attached read-only; a reader of the previous copy is not affected.
+        con = duckdb.connect(str(staging_db), config=config.duckdb_config())
+        con.execute("attach ? as live (read_only)", [str(settings.warehouse)])
     except duckdb.Error as error:
+        staging_db.unlink(missing_ok=True)
+        shutil.rmtree(parquet_dir, ignore_errors=True)
         raise PublishError(f"cannot open the warehouse {settings.warehouse}: {error}") from None
     try:
         tables = mart_tables(con)
         if not tables:
             raise PublishError("the warehouse holds no marts yet: run `make transform` first")
-        con.execute(f"attach '{staging_db}' as published")
         for table in tables:
-            con.execute(f"create table published.{table} as select * from main.{table}")
+            con.execute(f"create table main.{table} as select * from live.main.{table}")
             con.execute(
                 f"copy main.{table} to '{parquet_dir / (table + '.parquet')}' "
                 "(format parquet, compression zstd)"
             )
-        con.execute("detach published")
-    except (duckdb.Error, OSError) as error:
+        con.execute("detach live")
+        con.execute("checkpoint")
+    except (duckdb.Error, OSError, PublishError) as error:
+        con.close()
         shutil.rmtree(parquet_dir, ignore_errors=True)
         staging_db.unlink(missing_ok=True)
         raise PublishError(f"publishing failed, the previous copies are untouched: {error}") from None
-    finally:
-        con.close()
+    con.close()
     staging_db.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.replace(staging_db, out / PUBLISHED_DB)
     _swap_symlink(out / "parquet", parquet_dir.name)

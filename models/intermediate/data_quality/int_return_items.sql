@@ -156,10 +156,8 @@ review_items as (
         is_placed,
         -- the visit is due on day 14, so without a birth date the due date stands in
         coalesce(
-            contact_date <= coalesce(
-                {{ dbt.dateadd('day', 14, 'child_birth_date') }},
-                due_date
-            ),
+            child_age_days_at_contact <= 14
+            or (child_age_days_at_contact is null and contact_date <= due_date),
             false
         ) as is_recorded
 

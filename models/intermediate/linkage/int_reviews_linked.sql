@@ -63,7 +63,7 @@ linked as (
         reviews.review_type,
         reviews.due_date,
         reviews.contact_date,
-        reviews.child_birth_date,
+        reviews.child_age_days_at_contact,
         reviews.feeding_status,
         postcodes.lsoa_code,
         postcodes.centre_code,

@@ -9,8 +9,9 @@
     years, i.e. 4 <= decimal age < 14) and BMI 8 to 50. Other measured children get an
     invalid_reason; all are kept, since eligible children are the participation denominator.
 
-    Carries the placement and breakdown columns (child_postcode, ethnic_category,
-    academic_year, school_year) for int_measurements_placed, which drops the postcode.
+    Carries the breakdown columns (ethnic_category, academic_year, school_year); the
+    child's postcode stays in staging (nothing downstream of staging holds postcodes), and
+    int_measurements_placed places the child by joining it there.
 -#}
 
 with
@@ -36,7 +37,6 @@ assessed as (
         school_year,
         school_code,
         sex,
-        child_postcode,
         ethnic_category,
         measurement_date,
         not_measured_reason,
@@ -78,7 +78,6 @@ valid_for_centile as (
         school_year,
         school_code,
         sex,
-        child_postcode,
         ethnic_category,
         measurement_date,
         not_measured_reason,
@@ -131,7 +130,6 @@ z_scores as (
         valid_for_centile.school_year,
         valid_for_centile.school_code,
         valid_for_centile.sex,
-        valid_for_centile.child_postcode,
         valid_for_centile.ethnic_category,
         valid_for_centile.measurement_date,
         valid_for_centile.not_measured_reason,
@@ -164,7 +162,6 @@ classified as (
         school_year,
         school_code,
         sex,
-        child_postcode,
         ethnic_category,
         measurement_date,
         not_measured_reason,
@@ -199,7 +196,6 @@ final as (
         school_year,
         school_code,
         sex,
-        child_postcode,
         ethnic_category,
 
         -- measurement

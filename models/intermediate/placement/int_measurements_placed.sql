@@ -11,6 +11,17 @@ measurements as (
 
 ),
 
+residences as (
+
+    -- the postcode stays in staging; only the placement it gives leaves
+    select
+        ncmp_id,
+        child_postcode
+
+    from {{ ref('stg_ncmp__measurements') }}
+
+),
+
 postcodes as (
 
     select * from {{ ref('int_postcodes_placed') }}
@@ -41,8 +52,10 @@ placed as (
         coalesce(postcodes.is_placed, false) as is_placed
 
     from measurements
+    left join residences
+        on measurements.ncmp_id = residences.ncmp_id
     left join postcodes
-        on measurements.child_postcode = postcodes.postcode
+        on residences.child_postcode = postcodes.postcode
     left join ethnic_categories
         on measurements.ethnic_category = ethnic_categories.ethnic_category
 

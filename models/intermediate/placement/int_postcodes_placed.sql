@@ -3,7 +3,12 @@
     deprivation it places a resident in. A postcode whose LSOA is outside every centre is
     kept with `is_placed = false`; postcodes missing from the lookup are handled by the
     models that place records (they find no row here).
+
+    Ephemeral: postcodes may be held in the raw and staging layers only, so this lookup is
+    never stored; the placed models keep the LSOA and centre, not the postcode.
 -#}
+
+{{ config(materialized='ephemeral') }}
 
 with
 
