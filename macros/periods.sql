@@ -18,8 +18,8 @@
 
 {% macro financial_quarter_label(date_expression) -%}
     {%- set quarter_number -%}
-        cast(floor(((extract(month from {{ date_expression }}) + 8) % 12) / 3) + 1
-            as {{ dbt.type_string() }})
+        cast(cast(floor(((extract(month from {{ date_expression }}) + 8) % 12) / 3) + 1
+            as {{ dbt.type_int() }}) as {{ dbt.type_string() }})
     {%- endset -%}
     {{ dbt.concat([financial_year_label(date_expression), "' Q'", quarter_number]) }}
 {%- endmacro %}

@@ -7,6 +7,7 @@ pass. The same table is written as CSV beside the other data-quality outputs.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -29,7 +30,8 @@ def results(run_results: Path) -> list[dict]:
         found.append(
             {
                 "status": result["status"],
-                "node": unique_id.split(".")[-1] if unique_id.startswith("test.") else unique_id,
+                # test.<project>.<name>.<hash>: the name is what a person recognises
+                "node": unique_id.split(".")[2] if unique_id.count(".") >= 2 else unique_id,
                 "rows": result.get("failures") or 0,
                 "relation": result.get("relation_name"),
                 "message": (result.get("message") or "").splitlines()[0][:200],
@@ -43,7 +45,9 @@ def examples(con: duckdb.DuckDBPyConnection | None, relation: str | None) -> str
     if con is None or not relation:
         return ""
     try:
-        frame = con.execute(f"select * from {relation} limit {SHOWN_ROWS}").df()
+        names = [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+        worst_first = " order by completeness_pct" if "completeness_pct" in names else ""
+        frame = con.execute(f"select * from {relation}{worst_first} limit {SHOWN_ROWS}").df()
     except duckdb.Error:
         return ""
     wanted = [
@@ -91,8 +95,15 @@ def render(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--run-results",
+        type=Path,
+        default=config.PROJECT_ROOT / "target" / "run_results.json",
+        help="dbt's run_results.json (default: target/run_results.json)",
+    )
+    run_results = parser.parse_args(argv).run_results
     settings = config.settings()
-    run_results = config.PROJECT_ROOT / "target" / "run_results.json"
     if not run_results.exists():
         print("no dbt run results found (run `make transform` first)", file=sys.stderr)
         return 1

@@ -35,9 +35,7 @@ def gather(published_db: Path) -> dict:
             left join dim_area a on a.area_type = c.area_type and a.area_code = c.area_code""",
         )
         files = _frame(con, "select * from fct_load_files order by feed, extract_date, file_name")
-        issues = _frame(
-            con, "select * from fct_load_issues order by rows_affected desc, file_name, reason"
-        )
+        issues = _frame(con, "select * from fct_load_issues order by rows_affected desc, file_name, reason")
         chase = _frame(
             con,
             """select c.*, a.area_name as centre_name from fct_chase_list c
@@ -116,7 +114,16 @@ def write_report(published_db: Path, reports_dir: Path) -> Path:
     out = reports_dir / "data_quality"
     out.mkdir(parents=True, exist_ok=True)
     chase = data["chase"]
-    chase_columns = ["feed", "period_label", "la_code", "centre_code", "centre_name", "record_key", "item_id", "missing_item"]
+    chase_columns = [
+        "feed",
+        "period_label",
+        "la_code",
+        "centre_code",
+        "centre_name",
+        "record_key",
+        "item_id",
+        "missing_item",
+    ]
     buffer = io.StringIO()
     chase[chase_columns].to_csv(buffer, index=False)
     (out / "chase_list.csv").write_text(buffer.getvalue(), encoding="utf-8")

@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"publish failed: {error}", file=sys.stderr)
         return 1
     print(
-        f"published {len(tables)} marts to {settings.published_dir} "
-        f"({time.perf_counter() - started:.1f} s)"
+        f"published {len(tables)} marts to {settings.published_dir} ({time.perf_counter() - started:.1f} s)"
     )
     return 0
 
