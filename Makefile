@@ -17,9 +17,23 @@ export GX_ANALYTICS_ENABLED := False
 SEED ?= 42
 DBT := $(BIN)/dbt
 
-.PHONY: setup demo load transform reports build test lint docs clean lock
+
+.PHONY: setup system-packages demo load transform reports build test lint docs clean lock
 
 setup: $(STAMP)
+
+# Browser tests and PDF output need Debian's Chromium and chromedriver, and poppler for
+# checking PDFs. Installed when missing (as root, as on CI); otherwise say what is needed.
+SYSTEM_PACKAGES := chromium chromium-driver poppler-utils fonts-dejavu-core
+system-packages:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v pdftoppm >/dev/null; then \
+	  true; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing $(SYSTEM_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	else \
+	  echo "please install the Debian packages: $(SYSTEM_PACKAGES) (sudo apt-get install ...)"; exit 1; \
+	fi
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +59,10 @@ transform: $(STAMP)
 	$(DBT) source freshness --quiet || echo "source freshness: a feed is older than allowed (see above)"
 	$(BIN)/python -m cc_warehouse.publish
 
-reports: $(STAMP)
+reports: $(STAMP) system-packages
 	$(BIN)/python -m cc_warehouse.reports
 
-build: setup demo load transform reports
+build: setup system-packages demo load transform reports
 
 lint: $(STAMP)
 	$(BIN)/ruff check scripts tests/python
@@ -57,7 +71,7 @@ lint: $(STAMP)
 	mkdir -p target/lint
 	CC_WAREHOUSE=target/lint/lint.duckdb $(BIN)/sqlfluff lint models tests/statistics analyses --disable-progress-bar --processes 2
 
-test: $(STAMP) lint
+test: $(STAMP) system-packages lint
 	$(BIN)/python -m pytest -q
 
 docs: $(STAMP)
