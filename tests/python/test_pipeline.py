@@ -219,3 +219,10 @@ def test_dbt_warnings_are_summarised_in_one_table(city):
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("status,node,rows,examples,relation,message")
     assert "return_completeness_below_target" in text
+
+
+def test_dbt_docs_site_builds_as_one_static_page(city):
+    city.dbt("docs", "generate", "--static")
+    page = city.root / "target" / "static_index.html"
+    text = page.read_text(encoding="utf-8")
+    assert "fct_indicator_values" in text and "fct_return_completeness" in text
