@@ -1,0 +1,27 @@
+{#-
+    Every reporting period (int_periods), with its order within its type for sorting.
+-#}
+
+with
+
+periods as (
+
+    select * from {{ ref('int_periods') }}
+
+),
+
+ordered as (
+
+    select
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        row_number() over (partition by period_type order by period_start) as period_order,
+        is_complete
+
+    from periods
+
+)
+
+select * from ordered
