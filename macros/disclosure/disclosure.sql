@@ -1,0 +1,49 @@
+{#-
+    Disclosure control for anything that leaves the analysts' warehouse
+    (shared/specs/indicators.md, "Disclosure control"): counts from 1 to the largest
+    suppressed count are never shown, other counts are rounded to the nearest multiple of
+    the rounding base, and percentages are shown as whole numbers. One place each, used by
+    models/marts/public and its tests.
+-#}
+
+{#- Counts from 1 to this are suppressed (shown as `*`). -#}
+{% macro disclosure_largest_suppressed_count() -%}
+    7
+{%- endmacro %}
+
+{#- Shown counts are rounded to the nearest multiple of this. -#}
+{% macro disclosure_rounding_base() -%}
+    5
+{%- endmacro %}
+
+{#- True for a count that must not be shown: 1 to the largest suppressed count. -#}
+{% macro is_small_count(count) -%}
+    ({{ count }} >= 1 and {{ count }} <= {{ disclosure_largest_suppressed_count() }})
+{%- endmacro %}
+
+{#-
+    A count rounded to the nearest multiple of the rounding base. An integer divided by an
+    odd base never lies half-way, so no tie rule is needed: 12 -> 10, 13 -> 15, 0 -> 0.
+-#}
+{% macro round_count(count) -%}
+    cast(
+        round({{ as_double(count) }} / {{ disclosure_rounding_base() }})
+        * {{ disclosure_rounding_base() }}
+        as {{ dbt.type_bigint() }}
+    )
+{%- endmacro %}
+
+{#- The type of a published percentage: a whole number from 0 to 100. -#}
+{% macro type_public_percentage() -%}
+    decimal(3, 0)
+{%- endmacro %}
+
+{#-
+    A percentage as published: the value computed from the exact counts, rounded to a whole
+    number (half away from zero). Whole numbers keep the exact counts of small areas from
+    being worked back from a value, its interval and a rounded denominator in most cases
+    (see _public__models.yml).
+-#}
+{% macro to_public_percentage(expression) -%}
+    cast(round({{ expression }}, 0) as {{ type_public_percentage() }})
+{%- endmacro %}

@@ -1,0 +1,485 @@
+{#-
+    The indicator values that may leave the analysts' warehouse: the newsletter and the
+    public CSV read this model, never fct_indicator_values (shared/specs/indicators.md,
+    "Disclosure control"). Choices and their reasons are in _public__models.yml.
+
+    1. Primary suppression: a count from 1 to 7 is not shown; a numerator is not shown
+       either when its denominator is 1 to 7. A value, its interval and every comparison
+       made with it are withheld when either of its counts is.
+    2. Secondary suppression: counts add up in two ways, so a single hidden count could be
+       recovered as a shown total minus the other shown counts:
+         - the centres of a local authority add up to the local authority ('centres');
+         - the categories of a breakdown add up to the area's 'all' row ('breakdowns').
+       Where exactly one count of such a group is hidden and its total is shown, the
+       smallest shown non-zero count of the group is hidden too (or, where there is none,
+       the total). Hiding one count can expose another group, so this is repeated
+       (var disclosure_secondary_rounds); tests/disclosure checks that no group is left
+       with one hidden count.
+    3. Shown counts are rounded to the nearest 5; percentages, computed from the exact
+       counts, are shown as whole numbers.
+-#}
+
+{%- set rounds = var('disclosure_secondary_rounds', 10) -%}
+{%- set cell_columns = [
+    'row_id', 'count_kind', 'indicator_id', 'area_type', 'area_code', 'la_code',
+    'period_type', 'period_label', 'breakdown', 'breakdown_group', 'exact_count',
+] -%}
+
+with
+
+indicator_values as (
+
+    select * from {{ ref('fct_indicator_values') }}
+    -- A quarter alone is too small for a centre, and beside the rolling years it could be
+    -- worked back from them (12 months to Q minus 12 months to the quarter before = Q minus
+    -- the same quarter a year earlier): quarters stay with the analysts.
+    where period_type in ('rolling_12m', 'financial_year', 'academic_year')
+
+),
+
+classified as (
+
+    select
+        indicator_id,
+        area_type,
+        area_code,
+        area_name,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        breakdown,
+        case
+            when breakdown = 'all' then 'all'
+            when breakdown in ('mother_under_20', 'mother_20_plus', 'age_unknown')
+                then 'mother_age'
+            when breakdown in ('bme', 'white', 'ethnicity_not_known') then 'ethnic_group'
+            when breakdown like 'imd_q%' then 'imd_quintile'
+        end as breakdown_group,
+        numerator,
+        denominator,
+        value_pct,
+        lower_95,
+        upper_95,
+        coverage_pct,
+        low_coverage,
+        polarity,
+        england_value_pct,
+        england_period,
+        vs_la,
+        vs_england,
+        year_earlier_period_label,
+        change_vs_year_earlier,
+        trend,
+        target_pct,
+        meets_target,
+        row_number() over (
+            order by indicator_id, area_type, area_code, period_type, period_label, breakdown
+        ) as row_id
+
+    from indicator_values
+
+),
+
+-- one row per count (numerator or denominator) of each value, with its primary suppression
+cells_0 as (
+
+    select
+        row_id,
+        'numerator' as count_kind,
+        indicator_id,
+        area_type,
+        area_code,
+        la_code,
+        period_type,
+        period_label,
+        breakdown,
+        breakdown_group,
+        numerator as exact_count,
+        case
+            when {{ is_small_count('denominator') }} then 'small_denominator'
+            when {{ is_small_count('numerator') }} then 'small_numerator'
+        end as suppression
+
+    from classified
+
+    union all
+
+    select
+        row_id,
+        'denominator' as count_kind,
+        indicator_id,
+        area_type,
+        area_code,
+        la_code,
+        period_type,
+        period_label,
+        breakdown,
+        breakdown_group,
+        denominator as exact_count,
+        case when {{ is_small_count('denominator') }} then 'small_denominator' end
+            as suppression
+
+    from classified
+
+),
+
+breakdown_groups as (
+
+    select distinct
+        indicator_id,
+        area_type,
+        area_code,
+        period_type,
+        period_label,
+        breakdown_group,
+        count_kind
+
+    from cells_0
+    where breakdown_group != 'all'
+
+),
+
+-- which counts add up to which: each group's members and its total (the margin)
+memberships as (
+
+    select
+        'centres' as relation,
+        {{ dbt.concat([
+            'indicator_id', "'|'", 'la_code', "'|'", 'period_type', "'|'",
+            'period_label', "'|'", 'breakdown', "'|'", 'count_kind',
+        ]) }} as group_id,
+        row_id,
+        count_kind,
+        area_type = 'la' as is_margin
+
+    from cells_0
+
+    union all
+
+    select
+        'breakdowns' as relation,
+        {{ dbt.concat([
+            'area_type', "'|'", 'area_code', "'|'", 'indicator_id', "'|'", 'period_type',
+            "'|'", 'period_label', "'|'", 'breakdown_group', "'|'", 'count_kind',
+        ]) }} as group_id,
+        row_id,
+        count_kind,
+        false as is_margin
+
+    from cells_0
+    where breakdown_group != 'all'
+
+    union all
+
+    select
+        'breakdowns' as relation,
+        {{ dbt.concat([
+            'breakdown_groups.area_type', "'|'", 'breakdown_groups.area_code', "'|'",
+            'breakdown_groups.indicator_id', "'|'", 'breakdown_groups.period_type', "'|'",
+            'breakdown_groups.period_label', "'|'", 'breakdown_groups.breakdown_group',
+            "'|'", 'breakdown_groups.count_kind',
+        ]) }} as group_id,
+        all_rows.row_id,
+        all_rows.count_kind,
+        true as is_margin
+
+    from breakdown_groups
+    inner join cells_0 as all_rows
+        on
+            breakdown_groups.indicator_id = all_rows.indicator_id
+            and breakdown_groups.area_type = all_rows.area_type
+            and breakdown_groups.area_code = all_rows.area_code
+            and breakdown_groups.period_type = all_rows.period_type
+            and breakdown_groups.period_label = all_rows.period_label
+            and breakdown_groups.count_kind = all_rows.count_kind
+            and all_rows.breakdown = 'all'
+
+),
+
+{% for round_number in range(1, rounds + 1) %}
+{%- set previous = 'cells_' ~ (round_number - 1) %}
+
+group_states_{{ round_number }} as (
+
+    select
+        memberships.relation,
+        memberships.group_id,
+        sum(
+            case when not memberships.is_margin and cells.suppression is not null then 1 else 0 end
+        ) as suppressed_members,
+        sum(
+            case
+                when
+                    not memberships.is_margin
+                    and cells.suppression is null
+                    and cells.exact_count > 0
+                    then 1
+                else 0
+            end
+        ) as candidate_members,
+        max(case when memberships.is_margin and cells.suppression is null then 1 else 0 end)
+            as margin_shown
+
+    from memberships
+    inner join {{ previous }} as cells
+        on
+            memberships.row_id = cells.row_id
+            and memberships.count_kind = cells.count_kind
+    group by memberships.relation, memberships.group_id
+
+),
+
+-- groups whose one hidden count is the shown total minus the other shown counts
+exposed_groups_{{ round_number }} as (
+
+    select
+        relation,
+        group_id,
+        candidate_members
+
+    from group_states_{{ round_number }}
+    where suppressed_members = 1 and margin_shown = 1
+
+),
+
+picks_{{ round_number }} as (
+
+    -- the smallest shown non-zero count of the group (ties: area code, then breakdown)
+    select
+        memberships.row_id,
+        memberships.count_kind,
+        {{ dbt.concat(["'secondary_'", 'memberships.relation']) }} as suppression,
+        row_number() over (
+            partition by memberships.relation, memberships.group_id
+            order by cells.exact_count asc, cells.area_code asc, cells.breakdown asc
+        ) as pick_rank
+
+    from exposed_groups_{{ round_number }} as exposed_groups
+    inner join memberships
+        on
+            exposed_groups.relation = memberships.relation
+            and exposed_groups.group_id = memberships.group_id
+    inner join {{ previous }} as cells
+        on
+            memberships.row_id = cells.row_id
+            and memberships.count_kind = cells.count_kind
+    where
+        not memberships.is_margin
+        and cells.suppression is null
+        and cells.exact_count > 0
+
+    union all
+
+    -- no such count (the others are all 0): the total itself
+    select
+        memberships.row_id,
+        memberships.count_kind,
+        'secondary_total' as suppression,
+        1 as pick_rank
+
+    from exposed_groups_{{ round_number }} as exposed_groups
+    inner join memberships
+        on
+            exposed_groups.relation = memberships.relation
+            and exposed_groups.group_id = memberships.group_id
+    where memberships.is_margin and exposed_groups.candidate_members = 0
+
+),
+
+chosen_{{ round_number }} as (
+
+    select
+        row_id,
+        count_kind,
+        min(suppression) as suppression
+
+    from picks_{{ round_number }}
+    where pick_rank = 1
+    group by row_id, count_kind
+
+),
+
+cells_{{ round_number }} as (
+
+    select
+        {% for column in cell_columns -%}
+        cells.{{ column }},
+        {% endfor -%}
+        coalesce(cells.suppression, chosen.suppression) as suppression
+
+    from {{ previous }} as cells
+    left join chosen_{{ round_number }} as chosen
+        on
+            cells.row_id = chosen.row_id
+            and cells.count_kind = chosen.count_kind
+
+),
+{% endfor %}
+
+suppressions as (
+
+    select
+        row_id,
+        max(case when count_kind = 'numerator' then suppression end) as numerator_suppression,
+        max(case when count_kind = 'denominator' then suppression end)
+            as denominator_suppression
+
+    from cells_{{ rounds }}
+    group by row_id
+
+),
+
+shown as (
+
+    select
+        classified.indicator_id,
+        classified.area_type,
+        classified.area_code,
+        classified.area_name,
+        classified.la_code,
+        classified.period_type,
+        classified.period_label,
+        classified.period_start,
+        classified.period_end,
+        classified.breakdown,
+        classified.breakdown_group,
+        case
+            when suppressions.numerator_suppression is null
+                then {{ round_count('classified.numerator') }}
+        end as numerator,
+        case
+            when suppressions.denominator_suppression is null
+                then {{ round_count('classified.denominator') }}
+        end as denominator,
+        suppressions.numerator_suppression is not null as numerator_suppressed,
+        suppressions.denominator_suppression is not null as denominator_suppressed,
+        (
+            suppressions.numerator_suppression is not null
+            or suppressions.denominator_suppression is not null
+        ) as is_suppressed,
+        coalesce(suppressions.numerator_suppression, suppressions.denominator_suppression)
+            as suppression_reason,
+        classified.value_pct,
+        classified.lower_95,
+        classified.upper_95,
+        classified.coverage_pct,
+        classified.low_coverage,
+        classified.polarity,
+        classified.england_value_pct,
+        classified.england_period,
+        classified.vs_la,
+        classified.vs_england,
+        classified.year_earlier_period_label,
+        classified.change_vs_year_earlier,
+        classified.trend,
+        classified.target_pct,
+        classified.meets_target
+
+    from classified
+    inner join suppressions
+        on classified.row_id = suppressions.row_id
+
+),
+
+local_authority_values as (
+
+    select
+        indicator_id,
+        la_code,
+        period_type,
+        period_label,
+        breakdown,
+        is_suppressed,
+        value_pct
+
+    from shown
+    where area_type = 'la'
+
+),
+
+published as (
+
+    select
+        shown.indicator_id,
+        shown.area_type,
+        shown.area_code,
+        shown.area_name,
+        shown.la_code,
+        shown.period_type,
+        shown.period_label,
+        shown.period_start,
+        shown.period_end,
+        shown.breakdown,
+        shown.breakdown_group,
+        shown.numerator,
+        shown.denominator,
+        shown.numerator_suppressed,
+        shown.denominator_suppressed,
+        shown.is_suppressed,
+        shown.suppression_reason,
+        case
+            when not shown.is_suppressed then {{ to_public_percentage('shown.value_pct') }}
+        end as value_pct,
+        case
+            when not shown.is_suppressed then {{ to_public_percentage('shown.lower_95') }}
+        end as lower_95,
+        case
+            when not shown.is_suppressed then {{ to_public_percentage('shown.upper_95') }}
+        end as upper_95,
+        case
+            when not shown.denominator_suppressed
+                then {{ to_public_percentage('shown.coverage_pct') }}
+        end as coverage_pct,
+        shown.low_coverage,
+        shown.polarity,
+        case
+            when not local_authority.is_suppressed
+                then {{ to_public_percentage('local_authority.value_pct') }}
+        end as la_value_pct,
+        shown.england_value_pct,
+        shown.england_period,
+        case
+            when shown.is_suppressed or local_authority.is_suppressed then 'not compared'
+            else shown.vs_la
+        end as vs_la,
+        case when shown.is_suppressed then 'not compared' else shown.vs_england end
+            as vs_england,
+        shown.year_earlier_period_label,
+        case
+            when not year_earlier.is_suppressed
+                then {{ to_public_percentage('year_earlier.value_pct') }}
+        end as year_earlier_value_pct,
+        case
+            when
+                shown.is_suppressed
+                or year_earlier.is_suppressed
+                or year_earlier.is_suppressed is null
+                then 'not compared'
+            else shown.change_vs_year_earlier
+        end as change_vs_year_earlier,
+        case when shown.is_suppressed then 'not compared' else shown.trend end as trend,
+        shown.target_pct,
+        case when not shown.is_suppressed then shown.meets_target end as meets_target
+
+    from shown
+    left join local_authority_values as local_authority
+        on
+            shown.indicator_id = local_authority.indicator_id
+            and shown.la_code = local_authority.la_code
+            and shown.period_type = local_authority.period_type
+            and shown.period_label = local_authority.period_label
+            and shown.breakdown = local_authority.breakdown
+    left join shown as year_earlier
+        on
+            shown.indicator_id = year_earlier.indicator_id
+            and shown.area_type = year_earlier.area_type
+            and shown.area_code = year_earlier.area_code
+            and shown.breakdown = year_earlier.breakdown
+            and shown.period_type = year_earlier.period_type
+            and shown.year_earlier_period_label = year_earlier.period_label
+
+)
+
+select * from published
