@@ -45,4 +45,4 @@ worse_than_city as (
 )
 
 select * from worse_than_city
-order by indicator_id, gap_points desc
+order by indicator_id asc, gap_points desc
