@@ -92,6 +92,7 @@ def item_trends(completeness: pd.DataFrame) -> list[dict]:
                 "first_pct": float(first["completeness_pct"]),
                 "last_label": last["period_label"],
                 "last_pct": float(last["completeness_pct"]),
+                "change_points": round(last["completeness_pct"]) - round(first["completeness_pct"]),
                 "svg": completeness_trend_svg(
                     list(city["period_label"]),
                     list(city["completeness_pct"]),
