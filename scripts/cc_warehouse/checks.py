@@ -36,61 +36,72 @@ def _range_issue(number: str, column: Column) -> str:
     )
 
 
-def value_and_issue(column: Column) -> tuple[str, str]:
-    """(cleaned value, issue reason) SQL expressions for one column."""
+def prepared(column: Column) -> str | None:
+    """An expression computed once per row (`p_<column>`) that the checks then reuse."""
     raw = f"r_{column.name}"
+    return {
+        "postcode": f"upper(regexp_replace({raw}, '\\s', '', 'g'))",
+        "code": f"upper({raw})",
+        "date": _date(raw),
+        "int": f"try_cast({raw} as double)",
+        "decimal": f"try_cast({raw} as double)",
+        "nhs": f"regexp_replace({raw}, '[\\s-]', '', 'g')",
+        "academic_year": (
+            f"regexp_extract({raw}, '^([0-9]{{4}})\\s*[/-]\\s*([0-9]{{2}}|[0-9]{{4}})$', ['first', 'second'])"
+        ),
+    }.get(column.kind)
+
+
+def value_and_issue(column: Column) -> tuple[str, str]:
+    """(cleaned value, issue reason) SQL expressions for one column, over `p_<column>`."""
+    raw = f"r_{column.name}"
+    ready = f"p_{column.name}"
     unknown = _in(f"upper({raw})", column.unknown)
     if column.kind in ("key", "text"):
         return raw, "cast(null as varchar)"
     if column.kind == "postcode":
         # The contract's normalised form: upper case, one space before the last three characters.
-        squeezed = f"upper(regexp_replace({raw}, '\\s', '', 'g'))"
         value = (
-            f"case when length({squeezed}) > 3 "
-            f"then left({squeezed}, length({squeezed}) - 3) || ' ' || right({squeezed}, 3) "
-            f"else nullif({squeezed}, '') end"
+            f"case when length({ready}) > 3 "
+            f"then left({ready}, length({ready}) - 3) || ' ' || right({ready}, 3) "
+            f"else nullif({ready}, '') end"
         )
         return value, "cast(null as varchar)"
     if column.kind == "code":
-        code = f"upper({raw})"
-        ok = _in(code, column.codes)
+        ok = _in(ready, column.codes)
         return (
-            f"case when {unknown} then null when {ok} then {code} end",
+            f"case when {unknown} then null when {ok} then {ready} end",
             f"case when {raw} is null or {unknown} or {ok} then null else 'unknown code' end",
         )
     if column.kind == "date":
-        parsed = _date(raw)
         return (
-            f"case when {parsed} <= $extract_date then {parsed} end",
+            f"case when {ready} <= $extract_date then {ready} end",
             f"case when {raw} is null then null "
-            f"when {parsed} is null then 'not a date (YYYY-MM-DD or DD/MM/YYYY)' "
-            f"when {parsed} > $extract_date then 'date after the extract date' end",
+            f"when {ready} is null then 'not a date (YYYY-MM-DD or DD/MM/YYYY)' "
+            f"when {ready} > $extract_date then 'date after the extract date' end",
         )
     if column.kind in ("int", "decimal"):
-        number = f"try_cast({raw} as double)"
-        whole = f"when {number} <> floor({number}) then 'not a whole number' " if column.kind == "int" else ""
+        whole = f"when {ready} <> floor({ready}) then 'not a whole number' " if column.kind == "int" else ""
         issue = (
             f"case when {raw} is null or {unknown} then null "
-            f"when {number} is null or isnan({number}) or isinf({number}) "
-            f"then 'not a number' {whole}{_range_issue(number, column)} end"
+            f"when {ready} is null or isnan({ready}) or isinf({ready}) "
+            f"then 'not a number' {whole}{_range_issue(ready, column)} end"
         )
         sql_type = "integer" if column.kind == "int" else "double"
-        value = f"case when ({issue}) is null and not {unknown} then cast({number} as {sql_type}) end"
+        value = f"case when ({issue}) is null and not {unknown} then cast({ready} as {sql_type}) end"
         return value, issue
     if column.kind == "nhs":
-        digits = f"regexp_replace({raw}, '[\\s-]', '', 'g')"
-        well_formed = f"regexp_full_match({digits}, '[0-9]{{10}}')"
-        passes = f"coalesce({modulus11_sql(digits)}, false)"
+        well_formed = f"regexp_full_match({ready}, '[0-9]{{10}}')"
+        passes = f"coalesce({modulus11_sql(ready)}, false)"
         return (
-            f"case when {well_formed} and {passes} then {hmac_sql(digits)} end",
+            f"case when {well_formed} and {passes} then {hmac_sql(ready)} end",
             f"case when {raw} is null then null "
             f"when not {well_formed} then 'NHS number is not 10 digits' "
             f"when not {passes} then 'NHS number fails the Modulus 11 check' end",
         )
     if column.kind == "academic_year":
-        pattern = "'^([0-9]{4})\\s*[/-]\\s*([0-9]{2}|[0-9]{4})$'"
-        start = f"try_cast(regexp_extract({raw}, {pattern}, 1) as integer)"
-        end = f"try_cast(regexp_extract({raw}, {pattern}, 2) as integer)"
+        start = f"try_cast({ready}.first as integer)"
+        end = f"try_cast({ready}.second as integer)"
         consistent = f"({end} = ({start} + 1) % 100 or {end} = {start} + 1)"
         value = (
             f"case when {consistent} then "
@@ -135,6 +146,9 @@ def checked_sql(feed: Feed) -> str:
         typed.append(f"{value} as v_{column.name}")
         typed.append(f"{issue} as i_{column.name}")
     typed_sql = ",\n    ".join(typed)
+    prepared_sql = "".join(
+        f",\n    {prepared(c)} as p_{c.name}" for c in feed.columns if prepared(c) is not None
+    )
     ordered = []
     for earlier, later in feed.date_order:
         # The later date is the one the record is about (delivery, measurement); the earlier
@@ -152,12 +166,17 @@ with raw_text as (
     {raw_columns}
   from incoming
 ),
+prepared_values as materialized (
+  select
+    *{prepared_sql}
+  from raw_text
+),
 typed as (
   select
     source_row,
     {", ".join(f"r_{c.name}" for c in feed.columns)},
     {typed_sql}
-  from raw_text
+  from prepared_values
 ),
 ordered as (
   select
