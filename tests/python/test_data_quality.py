@@ -43,6 +43,8 @@ def fixture_city(tmp_path_factory) -> State:
         (state.landing / "reference" / name).write_text(text, encoding="utf-8")
     state.python("cc_warehouse.load", "--no-validate", CC_PSEUDO_KEY=TEST_KEY)
     state.build("--exclude", "test_type:unit")
+    # a city without NCMP returns and without boundaries still gets its reports
+    state.python("cc_warehouse.reports")
     return state
 
 
@@ -82,6 +84,15 @@ def test_completeness_matches_hand_counts(fixture_city):
     assert completeness(fixture_city, "postcode_placed", "health_visiting") == {
         "all": (5, 5, 100.0, "meets_target")
     }
+
+
+def test_the_report_names_the_worst_gap_first(fixture_city):
+    html = (fixture_city.reports / "data_quality" / "index.html").read_text(encoding="utf-8")
+    gaps = html[html.index('id="gaps"') :]
+    first_row = gaps[gaps.index("<tbody>") : gaps.index("</tr>", gaps.index("<tbody>"))]
+    # Hillside's smoking return (1 of 4) is the worst in the latest quarter
+    assert "Smoking status at delivery recorded" in first_row and "(CC02)" in first_row
+    assert "25.0%" in first_row
 
 
 def test_a_gap_in_one_centre_warns_naming_it_and_the_build_succeeds(fixture_city):

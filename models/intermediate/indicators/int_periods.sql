@@ -2,7 +2,8 @@
     Every reporting period the data reach (shared/specs/indicators.md): financial quarters,
     rolling 12 months ending each quarter (only where all four quarters lie within the data),
     financial years, and NCMP academic years. `is_complete` is false for a period that ends
-    after the latest event date, such as the year in progress.
+    after the latest extract of its feeds (the quarter or year still in progress): records
+    of it may still arrive.
 -#}
 
 with
@@ -10,6 +11,47 @@ with
 events as (
 
     select * from {{ ref('int_indicator_events') }}
+
+),
+
+births as (
+
+    select * from {{ ref('stg_maternity__births') }}
+
+),
+
+reviews as (
+
+    select * from {{ ref('stg_health_visiting__reviews') }}
+
+),
+
+measurements as (
+
+    select * from {{ ref('stg_ncmp__measurements') }}
+
+),
+
+extract_dates as (
+
+    select max(extract_date) as last_extract_date from births
+    union all
+    select max(extract_date) as last_extract_date from reviews
+
+),
+
+latest_extract as (
+
+    -- quarters are complete once every quarterly feed has sent an extract after them
+    select min(last_extract_date) as last_extract_date
+    from extract_dates
+    where last_extract_date is not null
+
+),
+
+latest_ncmp_extract as (
+
+    select max(extract_date) as last_extract_date from measurements
 
 ),
 
@@ -27,8 +69,7 @@ data_range as (
 
     select
         min({{ dbt.date_trunc('quarter', 'event_date') }}) as first_quarter,
-        max({{ dbt.date_trunc('quarter', 'event_date') }}) as last_quarter,
-        max(event_date) as last_event_date
+        max({{ dbt.date_trunc('quarter', 'event_date') }}) as last_quarter
 
     from events
     where event_date is not null
@@ -40,10 +81,11 @@ quarters as (
     select
         cast(quarter_spine.date_quarter as date) as quarter_start,
         data_range.first_quarter,
-        data_range.last_event_date
+        latest_extract.last_extract_date
 
     from quarter_spine
     cross join data_range
+    cross join latest_extract
     where
         quarter_spine.date_quarter >= data_range.first_quarter
         and quarter_spine.date_quarter <= data_range.last_quarter
@@ -58,7 +100,7 @@ quarter_periods as (
         quarter_start as period_start,
         cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 3, 'quarter_start')) }} as date)
             as period_end,
-        last_event_date
+        last_extract_date
 
     from quarters
 
@@ -73,7 +115,7 @@ rolling_periods as (
         cast({{ dbt.dateadd('month', -9, 'quarter_start') }} as date) as period_start,
         cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 3, 'quarter_start')) }} as date)
             as period_end,
-        last_event_date
+        last_extract_date
 
     from quarters
     where {{ dbt.dateadd('month', -9, 'quarter_start') }} >= first_quarter
@@ -94,7 +136,7 @@ financial_years as (
             ~ dbt.type_string() ~ ")",
             "'-03-31'",
         ]) }} as date) as period_end,
-        last_event_date
+        last_extract_date
 
     from quarters
 
@@ -102,7 +144,7 @@ financial_years as (
 
 academic_years as (
 
-    select distinct
+    select
         'academic_year' as period_type,
         academic_year as period_label,
         cast({{ dbt.concat(["substring(academic_year, 1, 4)", "'-09-01'"]) }} as date)
@@ -112,10 +154,12 @@ academic_years as (
             ~ dbt.type_string() ~ ")",
             "'-08-31'",
         ]) }} as date) as period_end,
-        cast(null as date) as last_event_date
+        max(latest_ncmp_extract.last_extract_date) as last_extract_date
 
     from events
-    where academic_year is not null
+    cross join latest_ncmp_extract
+    where events.academic_year is not null
+    group by events.academic_year
 
 ),
 
@@ -138,8 +182,7 @@ final as (
         period_label,
         period_start,
         period_end,
-        -- NCMP returns arrive once per school year, after it ends
-        coalesce(period_end <= last_event_date, true) as is_complete
+        coalesce(period_end < last_extract_date, false) as is_complete
 
     from all_periods
 
