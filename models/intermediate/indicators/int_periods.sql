@@ -146,11 +146,11 @@ academic_years as (
 
     select
         'academic_year' as period_type,
-        academic_year as period_label,
-        cast({{ dbt.concat(["substring(academic_year, 1, 4)", "'-09-01'"]) }} as date)
+        events.academic_year as period_label,
+        cast({{ dbt.concat(["substring(events.academic_year, 1, 4)", "'-09-01'"]) }} as date)
             as period_start,
         cast({{ dbt.concat([
-            "cast(cast(substring(academic_year, 1, 4) as " ~ dbt.type_int() ~ ") + 1 as "
+            "cast(cast(substring(events.academic_year, 1, 4) as " ~ dbt.type_int() ~ ") + 1 as "
             ~ dbt.type_string() ~ ")",
             "'-08-31'",
         ]) }} as date) as period_end,
