@@ -31,12 +31,41 @@ measurements as (
 
 ),
 
-low_birth_weight_term as (
+{#- The maternity and health-visiting indicators differ only in these parts. -#}
+{%- set indicators = [
+    {'id': 'low_birth_weight_term', 'units': 'births', 'key': 'birth_id',
+     'date': 'delivery_date', 'population': 'is_live_birth and gestation_weeks >= 37',
+     'known': 'birth_weight_grams is not null', 'outcome': 'birth_weight_grams < 2500'},
+    {'id': 'low_birth_weight_all', 'units': 'births', 'key': 'birth_id',
+     'date': 'delivery_date', 'population': 'is_live_birth',
+     'known': 'birth_weight_grams is not null', 'outcome': 'birth_weight_grams < 2500'},
+    {'id': 'normal_delivery', 'units': 'deliveries', 'key': 'delivery_id',
+     'date': 'delivery_date', 'population': 'true',
+     'known': 'is_spontaneous_delivery is not null', 'outcome': 'is_spontaneous_delivery'},
+    {'id': 'smoking_at_delivery', 'units': 'deliveries', 'key': 'delivery_id',
+     'date': 'delivery_date', 'population': 'true',
+     'known': 'is_smoker_at_delivery is not null', 'outcome': 'is_smoker_at_delivery'},
+    {'id': 'breastfeeding_initiation', 'units': 'deliveries', 'key': 'delivery_id',
+     'date': 'delivery_date', 'population': 'has_live_birth',
+     'known': 'is_breastfeeding_initiated is not null',
+     'outcome': 'is_breastfeeding_initiated'},
+    {'id': 'breastfeeding_nbv', 'units': 'reviews', 'key': 'review_id',
+     'date': 'due_date', 'population': "review_type = 'NBV'",
+     'known': 'feeding_status is not null',
+     'outcome': "feeding_status in ('TOTAL', 'PARTIAL')"},
+    {'id': 'breastfeeding_6_8_weeks', 'units': 'reviews', 'key': 'review_id',
+     'date': 'due_date', 'population': "review_type = '6-8W'",
+     'known': 'feeding_status is not null',
+     'outcome': "feeding_status in ('TOTAL', 'PARTIAL')"},
+] -%}
+
+{% for indicator in indicators %}
+{{ indicator.id }} as (
 
     select
-        'low_birth_weight_term' as indicator_id,
-        birth_id as unit_id,
-        delivery_date as event_date,
+        '{{ indicator.id }}' as indicator_id,
+        {{ indicator.key }} as unit_id,
+        {{ indicator.date }} as event_date,
         cast(null as {{ dbt.type_string() }}) as academic_year,
         lsoa_code,
         centre_code,
@@ -45,125 +74,15 @@ low_birth_weight_term as (
         mother_age_group,
         ethnic_group,
         is_placed,
-        birth_weight_grams is not null as is_in_denominator,
-        coalesce(birth_weight_grams < 2500, false) as is_in_numerator
+        {{ indicator.known }} as is_in_denominator,
+        coalesce({{ indicator.outcome }}, false) as is_in_numerator
 
-    from births
-    where is_live_birth and gestation_weeks >= 37
-
-),
-
-low_birth_weight_all as (
-
-    select
-        'low_birth_weight_all' as indicator_id,
-        birth_id as unit_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        lsoa_code,
-        centre_code,
-        la_code,
-        imd_quintile,
-        mother_age_group,
-        ethnic_group,
-        is_placed,
-        birth_weight_grams is not null as is_in_denominator,
-        coalesce(birth_weight_grams < 2500, false) as is_in_numerator
-
-    from births
-    where is_live_birth
+    from {{ indicator.units }}
+    where {{ indicator.population }}
 
 ),
 
-normal_delivery as (
-
-    select
-        'normal_delivery' as indicator_id,
-        delivery_id as unit_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        lsoa_code,
-        centre_code,
-        la_code,
-        imd_quintile,
-        mother_age_group,
-        ethnic_group,
-        is_placed,
-        is_spontaneous_delivery is not null as is_in_denominator,
-        coalesce(is_spontaneous_delivery, false) as is_in_numerator
-
-    from deliveries
-
-),
-
-smoking_at_delivery as (
-
-    select
-        'smoking_at_delivery' as indicator_id,
-        delivery_id as unit_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        lsoa_code,
-        centre_code,
-        la_code,
-        imd_quintile,
-        mother_age_group,
-        ethnic_group,
-        is_placed,
-        is_smoker_at_delivery is not null as is_in_denominator,
-        coalesce(is_smoker_at_delivery, false) as is_in_numerator
-
-    from deliveries
-
-),
-
-breastfeeding_initiation as (
-
-    select
-        'breastfeeding_initiation' as indicator_id,
-        delivery_id as unit_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        lsoa_code,
-        centre_code,
-        la_code,
-        imd_quintile,
-        mother_age_group,
-        ethnic_group,
-        is_placed,
-        is_breastfeeding_initiated is not null as is_in_denominator,
-        coalesce(is_breastfeeding_initiated, false) as is_in_numerator
-
-    from deliveries
-    where has_live_birth
-
-),
-
-breastfeeding_reviews as (
-
-    select
-        case review_type
-            when 'NBV' then 'breastfeeding_nbv'
-            else 'breastfeeding_6_8_weeks'
-        end as indicator_id,
-        review_id as unit_id,
-        due_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        lsoa_code,
-        centre_code,
-        la_code,
-        imd_quintile,
-        mother_age_group,
-        ethnic_group,
-        is_placed,
-        feeding_status is not null as is_in_denominator,
-        coalesce(feeding_status in ('TOTAL', 'PARTIAL'), false) as is_in_numerator
-
-    from reviews
-    where review_type in ('NBV', '6-8W')
-
-),
-
+{% endfor %}
 ncmp_indicators as (
 
     select
@@ -217,18 +136,10 @@ child_measurements as (
 
 unioned as (
 
-    select * from low_birth_weight_term
+    {% for indicator in indicators %}
+    select * from {{ indicator.id }}
     union all
-    select * from low_birth_weight_all
-    union all
-    select * from normal_delivery
-    union all
-    select * from smoking_at_delivery
-    union all
-    select * from breastfeeding_initiation
-    union all
-    select * from breastfeeding_reviews
-    union all
+    {% endfor %}
     select * from child_measurements
 
 )
