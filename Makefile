@@ -52,12 +52,10 @@ demo: $(STAMP)
 load: $(STAMP)
 	$(BIN)/python -m cc_warehouse.load
 
+# dbt build on a copy of the warehouse, warnings summary, source freshness, publish; the
+# copy replaces the live warehouse only when all of it succeeded (scripts/cc_warehouse/transform.py).
 transform: $(STAMP)
-	status=0; $(DBT) build || status=$$?; \
-	$(BIN)/python -m cc_warehouse.dbt_summary; \
-	if [ $$status -ne 0 ]; then echo "dbt build failed: see the table above and logs/dbt.log"; exit $$status; fi
-	$(DBT) source freshness --quiet || echo "source freshness: a feed is older than allowed (see above)"
-	$(BIN)/python -m cc_warehouse.publish
+	$(BIN)/python -m cc_warehouse.transform $(DBT_ARGS)
 
 reports: $(STAMP) system-packages
 	$(BIN)/python -m cc_warehouse.reports

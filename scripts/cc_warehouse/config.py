@@ -16,6 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # accepted only for a landing folder that carries it, so real extracts can never be
 # pseudonymised with a key that is public in this repository.
 DEMO_MARKER = "SYNTHETIC_DEMO_DATA.txt"
+DEMO_MARKER_FIRST_LINE = "SYNTHETIC DEMO DATA - NOT REAL PEOPLE"  # as the generator writes it
 DEMO_PSEUDO_KEY = "demo-key-not-for-real-data"
 
 
@@ -34,6 +35,14 @@ class Settings:
     @property
     def published_dir(self) -> Path:
         return self.state_dir / "published"
+
+    @property
+    def published_versions_dir(self) -> Path:
+        return self.state_dir / "published.versions"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.state_dir / "build"
 
     @property
     def scratch_dir(self) -> Path:

@@ -10,6 +10,7 @@ quarantined; the load log records both counts for every file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from . import config, validate
+from . import atomic, config, validate
 from .checks import checked_sql
 from .contract import (
     BOUNDARY_FILE,
@@ -59,6 +60,10 @@ class LoadError(Exception):
     """The run stopped; nothing it did was committed."""
 
 
+class ValidationFailed(LoadError):
+    """The load was committed, but its validation could not be completed."""
+
+
 @dataclass(frozen=True)
 class LandingFile:
     path: Path
@@ -68,7 +73,14 @@ class LandingFile:
 
 
 def log(message: str) -> None:
-    print(message, flush=True)
+    # File names come from outside: one that is not valid UTF-8 must not crash the print.
+    sys.stdout.buffer.write(message.encode("utf-8", "backslashreplace") + b"\n")
+    sys.stdout.flush()
+
+
+def shown(name: str) -> str:
+    """A file name as it may appear in a message (undecodable bytes escaped)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # ---------------------------------------------------------------- discovery
@@ -77,7 +89,7 @@ def log(message: str) -> None:
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside, or a link that loops
         return False
     return True
 
@@ -94,17 +106,21 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[LandingFile], Path 
         if entry.name.startswith("."):
             continue
         if not _inside(entry, landing):
-            raise LoadError(f"{entry.name}: points outside the landing folder; refused")
+            raise LoadError(f"{shown(entry.name)}: points outside the landing folder; refused")
         if entry.is_file():
             if entry.name != config.DEMO_MARKER:
                 log(f"warning: {entry.name}: not in a feed folder, ignored")
             continue
+        if not entry.is_dir():  # a pipe, a socket, a broken link: never opened
+            log(f"warning: {entry.name}: not a regular file or folder, ignored")
+            continue
         if entry.name not in (*EXTRACT_FEEDS, "reference"):
             raise LoadError(
-                f"{entry.name}/: unknown feed folder (expected maternity, health_visiting, ncmp or reference)"
+                f"{shown(entry.name)}/: unknown feed folder (expected maternity, health_visiting, "
+                "ncmp or reference)"
             )
         for path in sorted(entry.iterdir()):
-            relative = f"{entry.name}/{path.name}"
+            relative = f"{entry.name}/{shown(path.name)}"
             if path.name.startswith("."):
                 continue
             if not _inside(path, landing):
@@ -189,6 +205,7 @@ def load_file(
     run_id: str,
     loaded_at: dt.datetime,
     key: PseudoKey,
+    is_demo: bool = False,
 ) -> tuple[FileResult, str, list[str]]:
     feed = FEEDS[landing_file.feed]
     parsed = parse(data, landing_file.name, feed.column_names)
@@ -199,6 +216,8 @@ def load_file(
     params = {name: value for name, value in params.items() if f"${name}" in sql}
     con.execute(f"create or replace temp table checked as {sql}", params)
     con.unregister("incoming")
+    if is_demo:
+        check_demo_numbers(con, feed, landing_file.name)
     meta = {
         "file_name": landing_file.name,
         "extract_date": landing_file.extract_date,
@@ -352,9 +371,82 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
         raise LoadError(f"cannot create the warehouse folder {warehouse.parent}: {error}") from None
 
 
+def check_demo_marker(landing: Path) -> None:
+    """A marker is the generator's: a copied-in empty file or note does not make real data demo."""
+    marker = landing / config.DEMO_MARKER
+    if not marker.is_file():
+        return
+    try:
+        first_line = marker.read_bytes()[:200].decode("utf-8", "replace").splitlines()[0]
+    except (OSError, IndexError):
+        first_line = ""
+    if first_line.strip() != config.DEMO_MARKER_FIRST_LINE:
+        raise LoadError(
+            f"{config.DEMO_MARKER} in the landing folder was not written by the demo generator; "
+            "real extracts must not carry it. Remove it and set CC_PSEUDO_KEY."
+        )
+
+
+def check_demo_numbers(con: duckdb.DuckDBPyConnection, feed: Feed, name: str) -> None:
+    """The demo city's NHS numbers all start with 9, outside the ranges issued to patients.
+
+    A folder marked as the demo that holds a number from the issued ranges is real data
+    carrying a copied marker: it would be pseudonymised with the public demo key. Stop.
+    """
+    columns = [c.name for c in feed.columns if c.kind == "nhs"]
+    if not columns:
+        return
+    issued = " or ".join(
+        f"regexp_full_match(regexp_replace(coalesce(r_{c}, ''), '[\\s-]', '', 'g'), '[0-8][0-9]{{9}}')"
+        for c in columns
+    )
+    (count,) = con.execute(f"select count(*) from checked where {issued}").fetchone()
+    if count:
+        raise LoadError(
+            f"{name}: the landing folder is marked as the synthetic demo ({config.DEMO_MARKER}) but "
+            f"{count} row(s) hold NHS numbers from the ranges issued to patients (the demo's all "
+            "start with 9). Real extracts must not be loaded as the demo: remove the marker and "
+            "set CC_PSEUDO_KEY."
+        )
+
+
+def _disk_error(error: Exception, settings: config.Settings) -> LoadError:
+    return LoadError(
+        f"the warehouse {settings.warehouse} could not be written ({str(error).splitlines()[0][:300]}); "
+        "is the disk full?"
+    )
+
+
 def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, int]:
     key, is_demo = choose_key(settings.pseudo_key, settings.landing_dir)
+    if is_demo:
+        check_demo_marker(settings.landing_dir)
     extracts, references, boundaries = discover(settings.landing_dir)
+    docs_dir = settings.reports_dir / "data_docs"
+    if validate_with_ge:
+        try:  # an output folder that cannot be written stops the run before anything changes
+            docs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LoadError(
+                f"cannot write the reports folder {docs_dir}: {error.strerror or error}"
+            ) from None
+    with atomic.pipeline_lock(settings, "load"):
+        atomic.recover(settings)
+        return _run_locked(
+            settings, key, is_demo, extracts, references, boundaries, validate_with_ge, docs_dir
+        )
+
+
+def _run_locked(
+    settings: config.Settings,
+    key: PseudoKey,
+    is_demo: bool,
+    extracts: list[LandingFile],
+    references: list[LandingFile],
+    boundaries: Path | None,
+    validate_with_ge: bool,
+    docs_dir: Path,
+) -> dict[str, int]:
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now()
     con = connect(settings.warehouse)
@@ -365,7 +457,10 @@ def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, i
         check_key(con, key)
         for landing_file in [*references, *extracts]:
             started_file = time.perf_counter()
-            data = landing_file.path.read_bytes()
+            try:
+                data = landing_file.path.read_bytes()
+            except OSError as error:
+                raise LoadError(f"{landing_file.name}: cannot be read ({error.strerror or error})") from None
             sha = hashlib.sha256(data).hexdigest()
             before = previous_sha(con, landing_file.name)
             if before == sha:
@@ -376,7 +471,7 @@ def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, i
                     f"{landing_file.name}: refused: a different file was loaded under this name "
                     "before. A correction must arrive as a new extract with a later date."
                 )
-            result, encoding, ignored = load_file(con, landing_file, data, run_id, started, key)
+            result, encoding, ignored = load_file(con, landing_file, data, run_id, started, key, is_demo)
             if ignored:
                 log(f"warning: {landing_file.name}: extra column(s) ignored: {', '.join(ignored)}")
             con.execute(
@@ -426,14 +521,26 @@ def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, i
             ],
         )
         con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
+    except BaseException as error:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
+        if isinstance(error, duckdb.IOException):
+            raise _disk_error(error, settings) from None
+        if isinstance(error, duckdb.Error):
+            raise LoadError(f"the warehouse refused the load: {str(error).splitlines()[0][:300]}") from None
         raise
     finally:
-        con.close()
+        with contextlib.suppress(duckdb.Error):
+            con.close()
     if validate_with_ge and totals["files_loaded"]:
         started_ge = time.perf_counter()
-        outcome = validate.validate_run(settings.warehouse, run_id, settings.reports_dir / "data_docs")
+        try:
+            outcome = validate.validate_run(settings.warehouse, run_id, docs_dir)
+        except (OSError, duckdb.Error) as error:
+            raise ValidationFailed(
+                f"the Great Expectations validation could not be written ({error}); "
+                "its results are missing from the load log and the Data Docs"
+            ) from None
         failed = sorted(name for name, success in outcome.items() if not success)
         log(
             f"great expectations: {len(outcome)} file(s) validated, {len(failed)} failed "
@@ -450,7 +557,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         totals = run(settings, validate_with_ge=not args.no_validate)
-    except (LoadError, ExtractError, KeyError_) as error:
+    except ValidationFailed as error:
+        print(f"load committed, but {error}", file=sys.stderr)
+        return 1
+    except (LoadError, ExtractError, KeyError_, atomic.StateError) as error:
         print(f"load failed, nothing was committed: {error}", file=sys.stderr)
         return 1
     log(

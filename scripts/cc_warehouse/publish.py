@@ -6,8 +6,11 @@ pipeline may hold the live warehouse open. Readers use the published copies inst
     <state>/published/childrens_centres.duckdb     one file, every mart, read-only
     <state>/published/parquet/<mart>.parquet       one file per mart
 
-Both are replaced atomically (a rename), so a reader holding the old copy open keeps reading
-a complete old version, and never blocks or breaks the next build.
+`published` is a link to one complete version under `<state>/published.versions/`. A new
+version is written beside the old one and the link is switched in one rename, so a reader
+sees the old version or the new one, never a mix, and a reader holding the old copy open
+keeps reading it and never blocks or breaks the next build. The previous version is kept
+until the one after.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import config
+from . import atomic, config
 
 PUBLISHED_DB = "childrens_centres.duckdb"
 MART_PREFIXES = ("fct_", "dim_", "pub_")
@@ -41,62 +44,96 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in rows if name.startswith(MART_PREFIXES)]
 
 
-def _swap_symlink(link: Path, target_name: str) -> None:
-    """Point `link` at `target_name` atomically (a new link renamed over the old one)."""
-    temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
-    temporary.symlink_to(target_name)
-    os.replace(temporary, link)
-
-
-def publish(settings: config.Settings) -> list[str]:
-    out = settings.published_dir
-    run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+def stage(settings: config.Settings, source: Path) -> tuple[Path, list[str]]:
+    """Write a new published version from the warehouse file `source`; nobody sees it yet."""
+    version = settings.published_versions_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    database = version / PUBLISHED_DB
+    parquet_dir = version / "parquet"
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        staging_db = out / f".{PUBLISHED_DB}.{run}"
-        parquet_dir = out / f"parquet-{run}"
-        parquet_dir.mkdir()
+        parquet_dir.mkdir(parents=True)
     except OSError as error:
-        raise PublishError(f"cannot write to {out}: {error}") from None
+        raise PublishError(
+            f"cannot write to {settings.published_versions_dir}: {error.strerror or error}"
+        ) from None
     try:
-        # The new copy is written through its own connection, reading the live warehouse
-        # attached read-only; a reader of the previous copy is not affected.
-        con = duckdb.connect(str(staging_db), config=config.duckdb_config())
-        con.execute("attach ? as live (read_only)", [str(settings.warehouse)])
+        # The new copy is written through its own connection, reading the warehouse attached
+        # read-only; a reader of the previous copy is not affected.
+        con = duckdb.connect(str(database), config=config.duckdb_config())
+        con.execute("attach ? as live (read_only)", [str(source)])
     except duckdb.Error as error:
-        staging_db.unlink(missing_ok=True)
-        shutil.rmtree(parquet_dir, ignore_errors=True)
-        raise PublishError(f"cannot open the warehouse {settings.warehouse}: {error}") from None
+        shutil.rmtree(version, ignore_errors=True)
+        raise PublishError(f"cannot open the warehouse {source}: {error}") from None
     try:
         tables = mart_tables(con)
         if not tables:
             raise PublishError("the warehouse holds no marts yet: run `make transform` first")
-        for table in tables:
+        for number, table in enumerate(tables):
             con.execute(f"create table main.{table} as select * from live.main.{table}")
             con.execute(
                 f"copy main.{table} to '{parquet_dir / (table + '.parquet')}' "
                 "(format parquet, compression zstd)"
             )
+            if number == 0:
+                atomic.kill_point("publish:during")
         con.execute("detach live")
         con.execute("checkpoint")
+        con.close()
+        for path in [database, *parquet_dir.iterdir(), parquet_dir, version]:
+            atomic.fsync_path(path)
     except (duckdb.Error, OSError, PublishError) as error:
         con.close()
-        shutil.rmtree(parquet_dir, ignore_errors=True)
-        staging_db.unlink(missing_ok=True)
-        raise PublishError(f"publishing failed, the previous copies are untouched: {error}") from None
-    con.close()
-    staging_db.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    os.replace(staging_db, out / PUBLISHED_DB)
-    _swap_symlink(out / "parquet", parquet_dir.name)
-    _remove_old_versions(out, keep=parquet_dir.name)
-    return tables
+        shutil.rmtree(version, ignore_errors=True)
+        message = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise PublishError(f"publishing failed, the previous copies are untouched: {message}") from None
+    database.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return version, tables
 
 
-def _remove_old_versions(out: Path, keep: str) -> None:
-    # One older Parquet version is kept for readers that resolved the link a moment ago.
-    versions = sorted(p for p in out.glob("parquet-*") if p.is_dir() and p.name != keep)
-    for old in versions[:-1]:
-        shutil.rmtree(old, ignore_errors=True)
+def current_version(settings: config.Settings) -> Path | None:
+    link = settings.published_dir
+    if link.is_symlink():
+        return settings.published_versions_dir / Path(os.readlink(link)).name
+    return None
+
+
+def activate(settings: config.Settings, version: Path) -> None:
+    """Switch the `published` link to `version` in one rename; keep one older version."""
+    link = settings.published_dir
+    previous = current_version(settings)
+    if previous == version:
+        return  # already done (an interrupted commit being finished)
+    if not link.is_symlink() and link.is_dir():
+        # The layout before versions: the folder itself becomes the previous version.
+        previous = settings.published_versions_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-unversioned"
+        os.rename(link, previous)
+    elif not link.is_symlink() and link.exists():
+        raise PublishError(f"{link} is in the way (neither a folder nor a link)")
+    temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
+    temporary.symlink_to(Path(settings.published_versions_dir.name) / version.name)
+    os.replace(temporary, link)
+    atomic.fsync_path(link.parent)
+    keep = {version.name, previous.name if previous else None}
+    for old in settings.published_versions_dir.iterdir():
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def publish(settings: config.Settings) -> list[str]:
+    """Publish the live warehouse's marts (what `make transform` does after a build)."""
+    try:
+        with atomic.pipeline_lock(settings, "publish"):
+            atomic.recover(settings)
+            if not settings.warehouse.exists():
+                raise PublishError(f"no warehouse at {settings.warehouse}: run `make load transform` first")
+            version, tables = stage(settings, settings.warehouse)
+            atomic.kill_point("publish:after_stage")
+            try:
+                activate(settings, version)
+            except OSError as error:
+                raise PublishError(f"cannot switch {settings.published_dir}: {error}") from None
+            return tables
+    except atomic.StateError as error:
+        raise PublishError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
