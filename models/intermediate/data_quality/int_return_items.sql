@@ -31,172 +31,69 @@ measurements as (
 
 ),
 
-delivery_items as (
+{# Items of the maternity and health-visiting returns: who is expected, what counts. #}
+{% set return_items = [
+    {'feed': 'maternity', 'item': "'smoking_status_known'", 'records': 'deliveries',
+     'key': 'delivery_id', 'date': 'delivery_date', 'expected': 'true',
+     'recorded': 'is_smoker_at_delivery is not null'},
+    {'feed': 'maternity', 'item': "'breastfeeding_initiation_known'", 'records': 'deliveries',
+     'key': 'delivery_id', 'date': 'delivery_date', 'expected': 'has_live_birth',
+     'recorded': 'is_breastfeeding_initiated is not null'},
+    {'feed': 'maternity', 'item': "'delivery_method_known'", 'records': 'deliveries',
+     'key': 'delivery_id', 'date': 'delivery_date', 'expected': 'true',
+     'recorded': 'delivery_method is not null'},
+    {'feed': 'maternity', 'item': "'ethnicity_known'", 'records': 'deliveries',
+     'key': 'delivery_id', 'date': 'delivery_date', 'expected': 'true',
+     'recorded': "coalesce(mother_ethnic_category not in ('Z', '99'), false)"},
+    {'feed': 'maternity', 'item': "'postcode_placed'", 'records': 'deliveries',
+     'key': 'delivery_id', 'date': 'delivery_date', 'expected': 'true',
+     'recorded': 'is_placed'},
+    {'feed': 'maternity', 'item': "'birth_weight_known'", 'records': 'births',
+     'key': 'birth_id', 'date': 'delivery_date', 'expected': 'is_live_birth',
+     'recorded': 'birth_weight_grams is not null'},
+    {'feed': 'maternity', 'item': "'gestation_known'", 'records': 'births',
+     'key': 'birth_id', 'date': 'delivery_date', 'expected': 'is_live_birth',
+     'recorded': 'gestation_weeks is not null'},
+    {'feed': 'health_visiting', 'item': "'nbv_within_14_days'", 'records': 'reviews',
+     'key': 'review_id', 'date': 'due_date', 'expected': "review_type = 'NBV'",
+     'recorded': 'coalesce(child_age_days_at_contact <= 14'
+         ' or (child_age_days_at_contact is null and contact_date <= due_date), false)',
+     'note': 'the visit is due on day 14, so without a birth date the due date stands in'},
+    {'feed': 'health_visiting',
+     'item': "case review_type when 'NBV' then 'nbv_feeding_status_recorded'"
+         " else 'six_eight_week_feeding_status_recorded' end",
+     'records': 'reviews', 'key': 'review_id', 'date': 'due_date',
+     'expected': "review_type in ('NBV', '6-8W')",
+     'recorded': 'feeding_status is not null'},
+    {'feed': 'health_visiting', 'item': "'postcode_placed'", 'records': 'reviews',
+     'key': 'review_id', 'date': 'due_date', 'expected': 'true', 'recorded': 'is_placed'},
+] %}
 
+dated_items as (
+
+    {% for item in return_items %}
+    {%- if item.note %}
+    -- {{ item.note }}
+    {%- endif %}
     select
-        'maternity' as feed,
-        'smoking_status_known' as item_id,
-        delivery_id as record_id,
-        delivery_date as event_date,
+        '{{ item.feed }}' as feed,
+        {{ item.item }} as item_id,
+        {{ item.key }} as record_id,
+        {{ item.date }} as event_date,
         cast(null as {{ dbt.type_string() }}) as academic_year,
         centre_code,
         la_code,
         is_placed,
-        is_smoker_at_delivery is not null as is_recorded
+        {{ item.recorded }} as is_recorded
 
-    from deliveries
+    from {{ item.records }}
+    where {{ item.expected }}
+    {% if not loop.last %}
 
     union all
 
-    select
-        'maternity' as feed,
-        'breastfeeding_initiation_known' as item_id,
-        delivery_id as record_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        is_breastfeeding_initiated is not null as is_recorded
-
-    from deliveries
-    where has_live_birth
-
-    union all
-
-    select
-        'maternity' as feed,
-        'delivery_method_known' as item_id,
-        delivery_id as record_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        delivery_method is not null as is_recorded
-
-    from deliveries
-
-    union all
-
-    select
-        'maternity' as feed,
-        'ethnicity_known' as item_id,
-        delivery_id as record_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        coalesce(mother_ethnic_category not in ('Z', '99'), false) as is_recorded
-
-    from deliveries
-
-    union all
-
-    select
-        'maternity' as feed,
-        'postcode_placed' as item_id,
-        delivery_id as record_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        is_placed as is_recorded
-
-    from deliveries
-
-),
-
-birth_items as (
-
-    select
-        'maternity' as feed,
-        'birth_weight_known' as item_id,
-        birth_id as record_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        birth_weight_grams is not null as is_recorded
-
-    from births
-    where is_live_birth
-
-    union all
-
-    select
-        'maternity' as feed,
-        'gestation_known' as item_id,
-        birth_id as record_id,
-        delivery_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        gestation_weeks is not null as is_recorded
-
-    from births
-    where is_live_birth
-
-),
-
-review_items as (
-
-    select
-        'health_visiting' as feed,
-        'nbv_within_14_days' as item_id,
-        review_id as record_id,
-        due_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        -- the visit is due on day 14, so without a birth date the due date stands in
-        coalesce(
-            child_age_days_at_contact <= 14
-            or (child_age_days_at_contact is null and contact_date <= due_date),
-            false
-        ) as is_recorded
-
-    from reviews
-    where review_type = 'NBV'
-
-    union all
-
-    select
-        'health_visiting' as feed,
-        case review_type
-            when 'NBV' then 'nbv_feeding_status_recorded'
-            else 'six_eight_week_feeding_status_recorded'
-        end as item_id,
-        review_id as record_id,
-        due_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        feeding_status is not null as is_recorded
-
-    from reviews
-    where review_type in ('NBV', '6-8W')
-
-    union all
-
-    select
-        'health_visiting' as feed,
-        'postcode_placed' as item_id,
-        review_id as record_id,
-        due_date as event_date,
-        cast(null as {{ dbt.type_string() }}) as academic_year,
-        centre_code,
-        la_code,
-        is_placed,
-        is_placed as is_recorded
-
-    from reviews
+    {% endif %}
+    {%- endfor %}
 
 ),
 
@@ -234,11 +131,7 @@ measurement_items as (
 
 items as (
 
-    select * from delivery_items
-    union all
-    select * from birth_items
-    union all
-    select * from review_items
+    select * from dated_items
     union all
     select * from measurement_items
 
