@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
-from . import config, dq_report
+from . import config, dq_report, newsletter
 from .publish import PUBLISHED_DB
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--period", help="newsletter quarter, e.g. '2024/25 Q3' (default: CC_PERIOD or the latest complete)"
+    )
+    args = parser.parse_args(argv)
     settings = config.settings()
     published = settings.published_dir / PUBLISHED_DB
     if not published.exists():
@@ -18,6 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     path = dq_report.write_report(published, settings.reports_dir)
     print(f"data-quality report: {path} ({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
+    try:
+        written = newsletter.write_newsletters(published, settings.reports_dir, args.period)
+    except newsletter.NewsletterError as error:
+        print(f"newsletters: {error}", file=sys.stderr)
+        return 1
+    for note in written.notes:
+        print(f"newsletters: {note}")
+    print(
+        f"newsletters for {written.period}: {len(written.newsletters)} centres, {len(written.pdfs)} PDFs, "
+        f"index {written.index}; public export {written.public_csv} ({time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 
