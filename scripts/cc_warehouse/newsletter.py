@@ -753,6 +753,7 @@ def city_overview(marts: Marts, edition: Edition, la: dict, shapes: boundaries.C
                     "code": centre["area_code"],
                     "number": numbers[centre["area_code"]],
                     "name": centre["area_name"],
+                    "short_name": _short_name(centre["area_name"]),
                     "value": _fact_value(row),
                     "interval": (
                         f"{percent(_number(row['lower_95']))} to {percent(_number(row['upper_95']))}"
@@ -1012,6 +1013,8 @@ def write_newsletters(
     pdf: print each page to an A4 PDF with headless Chromium, where Chromium is installed.
     """
     period_label = period_label or os.environ.get("CC_PERIOD") or None
+    # one published version throughout, even if a build publishes a new one meanwhile
+    published_db = published_db.resolve()
     marts = gather(published_db, maps=maps)
     edition = choose_edition(marts.periods, period_label)
     out = reports_dir / "newsletters" / edition.slug
