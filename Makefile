@@ -18,7 +18,7 @@ SEED ?= 42
 DBT := $(BIN)/dbt
 
 
-.PHONY: setup system-packages demo load transform reports build test lint docs clean lock
+.PHONY: setup system-packages demo load transform reports newsletter build test lint docs clean lock
 
 setup: $(STAMP)
 
@@ -60,6 +60,10 @@ transform: $(STAMP)
 reports: $(STAMP) system-packages
 	$(BIN)/python -m cc_warehouse.reports
 
+# One quarter's newsletters only: make newsletter PERIOD='2024/25 Q3'
+newsletter: $(STAMP) system-packages
+	$(BIN)/python -m cc_warehouse.newsletter $(if $(PERIOD),--period "$(PERIOD)")
+
 build: setup system-packages demo load transform reports
 
 lint: $(STAMP)
@@ -67,7 +71,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check scripts tests/python
 	# sqlfluff compiles the project with dbt, against an empty scratch database
 	mkdir -p target/lint
-	CC_WAREHOUSE=target/lint/lint.duckdb $(BIN)/sqlfluff lint models tests/statistics analyses --disable-progress-bar --processes 2
+	CC_WAREHOUSE=target/lint/lint.duckdb $(BIN)/sqlfluff lint models tests/statistics tests/disclosure analyses --disable-progress-bar --processes 2
 
 test: $(STAMP) system-packages lint
 	$(BIN)/python -m pytest -q
