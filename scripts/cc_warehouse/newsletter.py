@@ -95,6 +95,10 @@ class NewsletterError(Exception):
     pass
 
 
+class NotEnoughData(NewsletterError):
+    """The data do not yet reach a quarter with a rolling year behind it."""
+
+
 # ---------------------------------------------------------------- words
 
 
@@ -316,16 +320,14 @@ def choose_edition(periods: pd.DataFrame, requested: str | None) -> Edition:
             )
     else:
         if complete.empty:
-            raise NewsletterError("the published marts hold no complete quarter yet")
+            raise NotEnoughData("the published marts hold no complete quarter yet")
         chosen = complete.tail(1)
     quarter = chosen.iloc[0]
     rolling_all = periods[periods["period_type"] == "rolling_12m"].sort_values("period_start")
     rolling_label = f"12 months to {quarter['period_label']}"
     position = rolling_all.index[rolling_all["period_label"] == rolling_label]
     if len(position) == 0:
-        raise NewsletterError(
-            f"no rolling 12 months end in {quarter['period_label']}: choose a later quarter"
-        )
+        raise NotEnoughData(f"no rolling 12 months end in {quarter['period_label']}: choose a later quarter")
     upto = rolling_all.loc[: position[0]].tail(TREND_POINTS)
     rolling = upto.iloc[-1]
     years = periods[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -25,8 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     path = dq_report.write_report(published, settings.reports_dir)
     print(f"data-quality report: {path} ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
+    requested = args.period or os.environ.get("CC_PERIOD")
     try:
         written = newsletter.write_newsletters(published, settings.reports_dir, args.period)
+    except newsletter.NotEnoughData as error:
+        if requested:
+            print(f"newsletters: {error}", file=sys.stderr)
+            return 1
+        # A city with less than a year of data still gets its data-quality report.
+        print(f"newsletters: none yet, {error}")
+        return 0
     except newsletter.NewsletterError as error:
         print(f"newsletters: {error}", file=sys.stderr)
         return 1
