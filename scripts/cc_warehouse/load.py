@@ -410,6 +410,14 @@ def check_demo_numbers(con: duckdb.DuckDBPyConnection, feed: Feed, name: str) ->
         )
 
 
+def _remove_empty_wal(warehouse: Path) -> None:
+    """A failed commit (a full disk) can leave an empty write-ahead log: it holds nothing."""
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    with contextlib.suppress(OSError):
+        if wal.stat().st_size == 0:
+            wal.unlink()
+
+
 def _disk_error(error: Exception, settings: config.Settings) -> LoadError:
     return LoadError(
         f"the warehouse {settings.warehouse} could not be written ({str(error).splitlines()[0][:300]}); "
@@ -524,7 +532,10 @@ def _run_locked(
     except BaseException as error:
         with contextlib.suppress(duckdb.Error):
             con.execute("rollback")
-        if isinstance(error, duckdb.IOException):
+        with contextlib.suppress(duckdb.Error):
+            con.close()
+        _remove_empty_wal(settings.warehouse)
+        if isinstance(error, duckdb.IOException) or "No space left" in str(error):
             raise _disk_error(error, settings) from None
         if isinstance(error, duckdb.Error):
             raise LoadError(f"the warehouse refused the load: {str(error).splitlines()[0][:300]}") from None
