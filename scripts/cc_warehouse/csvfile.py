@@ -7,7 +7,7 @@ the reader could not parse (which are quarantined, never dropped).
 from __future__ import annotations
 
 import csv
-import io
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,10 +62,19 @@ def normalise_header(name: str) -> str:
 def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
     """Parse an extract; every row ends up in the table or in bad_rows."""
     data, encoding = decode(data, name)
+    # The reader skips the header as one physical line (up to CR or LF): blank lines before
+    # it are dropped, and a header whose quotes run past its line is refused, so that the
+    # header read here is exactly the line the reader skips.
+    data = data.lstrip(b"\r\n")
     if not data.strip():
         raise ExtractError(f"{name}: the file is empty (no header row)")
-    first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
-    header = next(csv.reader(io.StringIO(first_line)), [])
+    first_line = re.match(rb"[^\r\n]*", data).group().decode("utf-8")
+    if first_line.count('"') % 2:
+        raise ExtractError(f"{name}: the header row has an unclosed quote: {first_line[:300]!r}")
+    try:
+        header = next(csv.reader([first_line], strict=True), [])
+    except csv.Error as error:
+        raise ExtractError(f"{name}: the header row cannot be read ({error}): {first_line[:300]!r}") from None
     positions: dict[str, int] = {}
     duplicated: list[str] = []
     for position, raw_name in enumerate(header):

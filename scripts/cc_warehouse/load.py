@@ -72,15 +72,17 @@ class LandingFile:
     extract_date: dt.date
 
 
+def shown(text: str) -> str:
+    """Text as it may be printed: bytes of a file name that are not UTF-8 shown as \\xff."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def log(message: str) -> None:
     # File names come from outside: one that is not valid UTF-8 must not crash the print.
-    sys.stdout.buffer.write(message.encode("utf-8", "backslashreplace") + b"\n")
-    sys.stdout.flush()
-
-
-def shown(name: str) -> str:
-    """A file name as it may appear in a message (undecodable bytes escaped)."""
-    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    print(shown(message), flush=True)
 
 
 # ---------------------------------------------------------------- discovery
