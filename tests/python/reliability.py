@@ -100,6 +100,8 @@ def city(tmp_path_factory) -> City:
         built.python("cc_warehouse.load")
         built.transform("--exclude-resource-type", "unit_test", "--no-freshness")
         built.python("cc_warehouse.reports")
+        # The newsletter and its public CSV, when that part of the project is present.
+        built.python("cc_warehouse.newsletter", "--no-pdf", "--no-maps", check=False)
         shutil.copytree(state.root, built.pristine, symlinks=True)
         _CITY = built
     return _CITY
