@@ -174,7 +174,7 @@ def _wait_for_dbt(process: subprocess.Popen) -> int:
 def test_power_cut_during_dbt_build_leaves_everything_as_it_was(session_city, restated):
     state = session_city.restore(restated["s1"])
     before = fingerprint(state)
-    moment = random.Random().uniform(0.5, max(1.0, 0.7 * restated["build_seconds"]))
+    moment = random.Random().uniform(0.5, max(1.0, 0.5 * restated["build_seconds"]))
     process = _start_transform(session_city, *MODELS_ONLY)
     _wait_for_dbt(process)
     time.sleep(moment)
@@ -193,7 +193,7 @@ def test_dbt_killed_alone_fails_the_build_cleanly(session_city, restated):
     before = fingerprint(state)
     process = _start_transform(session_city, *MODELS_ONLY)
     dbt_pid = _wait_for_dbt(process)
-    time.sleep(random.Random().uniform(0.5, max(1.0, 0.5 * restated["build_seconds"])))
+    time.sleep(random.Random().uniform(0.5, max(1.0, 0.4 * restated["build_seconds"])))
     os.kill(dbt_pid, signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
