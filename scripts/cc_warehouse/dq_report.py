@@ -47,6 +47,20 @@ def gather(published_db: Path) -> dict:
     return {"completeness": completeness, "files": files, "issues": issues, "chase": chase}
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet will not run as formulas: a leading = + - @ tab or CR gets a quote."""
+    safe = frame.copy()
+    for column in safe.columns:
+        text = safe[column]
+        if text.dtype == object or pd.api.types.is_string_dtype(text):
+            risky = text.fillna("").astype(str).str.startswith(FORMULA_START)
+            safe[column] = text.where(~risky, "'" + text.fillna("").astype(str))
+    return safe
+
+
 def latest_gaps(completeness: pd.DataFrame) -> pd.DataFrame:
     """Centre rows of each feed's latest period below target, the worst gap first."""
     centres = completeness[completeness["area_type"] == "centre"]
@@ -126,7 +140,7 @@ def write_report(published_db: Path, reports_dir: Path) -> Path:
         "missing_item",
     ]
     buffer = io.StringIO()
-    chase[chase_columns].to_csv(buffer, index=False)
+    spreadsheet_safe(chase[chase_columns]).to_csv(buffer, index=False)
     (out / "chase_list.csv").write_text(buffer.getvalue(), encoding="utf-8")
     chase_by_centre = (
         chase.groupby(["feed", "period_label", "centre_code", "centre_name", "missing_item"], dropna=False)
