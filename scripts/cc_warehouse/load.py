@@ -545,7 +545,8 @@ def _run_locked(
     finally:
         with contextlib.suppress(duckdb.Error):
             con.close()
-    if validate_with_ge and totals["files_loaded"]:
+    # also when nothing new was loaded: files an interrupted run left unvalidated are done now
+    if validate_with_ge:
         started_ge = time.perf_counter()
         try:
             outcome = validate.validate_run(settings.warehouse, run_id, docs_dir)
@@ -555,10 +556,11 @@ def _run_locked(
                 "its results are missing from the load log and the Data Docs"
             ) from None
         failed = sorted(name for name, success in outcome.items() if not success)
-        log(
-            f"great expectations: {len(outcome)} file(s) validated, {len(failed)} failed "
-            f"({time.perf_counter() - started_ge:.1f} s){': ' + ', '.join(failed) if failed else ''}"
-        )
+        if outcome:
+            log(
+                f"great expectations: {len(outcome)} file(s) validated, {len(failed)} failed "
+                f"({time.perf_counter() - started_ge:.1f} s){': ' + ', '.join(failed) if failed else ''}"
+            )
     return totals
 
 

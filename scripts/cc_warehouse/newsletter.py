@@ -89,6 +89,8 @@ BREAKDOWNS = {
 }
 CITY = "the city"
 ENGLAND = "England"
+# Said of a figure that a later extract restated (pub_indicator_revisions).
+REVISED_SENTENCE = "We have changed this figure. Some records were put right after we last wrote."
 
 
 class NewsletterError(Exception):
@@ -207,6 +209,8 @@ PUBLIC_COLUMNS = [
     "trend",
     "target_pct",
     "meets_target",
+    "is_revised",
+    "previous_value_pct",
 ]
 # A NULL in these columns is a suppressed figure, written as `*`, where the condition holds.
 _STAR_WHEN = {
@@ -220,6 +224,8 @@ _STAR_WHEN = {
     "la_value_pct": "true",
     # the label is set only where the year-earlier row exists
     "year_earlier_value_pct": "year_earlier_period_label is not null",
+    # a revised figure whose earlier value may not be shown
+    "previous_value_pct": "is_revised",
 }
 _TEXT_COLUMNS = {
     "indicator_id",
@@ -263,13 +269,22 @@ def _csv_expression(column: str) -> str:
 
 
 def write_public_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
-    """pub_indicator_values as CSV: suppressed figures as `*`, text safe from formula injection."""
+    """pub_indicator_values as CSV, with the revision marks of pub_indicator_revisions:
+    suppressed figures as `*`, text safe from formula injection."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     columns = ",\n".join(f"{_csv_expression(c)} as {c}" for c in PUBLIC_COLUMNS)
     con.execute(
         f"""copy (
-            select {columns} from pub_indicator_values
+            select {columns} from (
+                select
+                    v.*,
+                    r.revised_at is not null as is_revised,
+                    r.previous_value_pct
+                from pub_indicator_values v
+                left join pub_indicator_revisions r
+                    using (indicator_id, area_type, area_code, period_type, period_label, breakdown)
+            )
             order by indicator_id, area_type desc, area_code, period_type, period_start, breakdown
         ) to '{temporary}' (format csv, header true)"""
     )
@@ -366,11 +381,20 @@ class Marts:
     completeness: pd.DataFrame
     cities: dict[str, boundaries.CityShapes]
     lookup: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)
+    # figures restated by the latest data change (pub_indicator_revisions), by the same key
+    revisions: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)
 
     def row(
         self, indicator_id: str, area_code: str, period_label: str, breakdown: str = "all"
     ) -> dict | None:
         return self.lookup.get((indicator_id, area_code, period_label, breakdown))
+
+    def revision(self, row: dict | None) -> dict | None:
+        """The revision of a shown figure, or None when it was not revised or is not shown."""
+        if row is None or row["is_suppressed"]:
+            return None
+        key = (row["indicator_id"], row["area_code"], row["period_label"], row["breakdown"])
+        return self.revisions.get(key)
 
 
 def gather(published_db: Path, maps: bool = True) -> Marts:
@@ -389,14 +413,24 @@ def gather(published_db: Path, maps: bool = True) -> Marts:
             from fct_return_completeness c join dim_data_quality_item i using (item_id)
             where c.area_type = 'centre'"""
         ).df()
+        revisions = con.execute(
+            """select indicator_id, area_code, period_label, breakdown, previous_value_pct
+            from pub_indicator_revisions
+            where period_type in ('rolling_12m', 'academic_year')"""
+        ).df()
         cities = boundaries.load(con) if maps else {}
     finally:
         con.close()
     values = values.astype(object).where(values.notna(), None)
+    revisions = revisions.astype(object).where(revisions.notna(), None)
     marts = Marts(values, indicators, areas, periods, completeness, cities)
     marts.lookup = {
         (r["indicator_id"], r["area_code"], r["period_label"], r["breakdown"]): r
         for r in values.to_dict("records")
+    }
+    marts.revisions = {
+        (r["indicator_id"], r["area_code"], r["period_label"], r["breakdown"]): r
+        for r in revisions.to_dict("records")
     }
     return marts
 
@@ -459,6 +493,7 @@ def indicator_card(marts: Marts, edition: Edition, indicator: dict, centre: dict
         "denominator": None,
         "chart": None,
         "chart_alt": "",
+        "revised": None,
     }
     if row is None:
         card["sentences"].append(f"There is no figure for {subject} here {when}.")
@@ -517,6 +552,7 @@ def indicator_card(marts: Marts, edition: Edition, indicator: dict, centre: dict
         goal = target_sentence(_number(row["target_pct"]), row["meets_target"], row["polarity"])
         if goal:
             card["sentences"].append(goal)
+        card["revised"] = revised_note(marts.revision(row))
     card["facts"] = _facts(row, city, card, edition, ncmp)
     _chart(card, marts, iid, code, la_code, series, ticks, prefix)
     return card
@@ -567,6 +603,17 @@ def _facts(row: dict, city: dict | None, card: dict, edition: Edition, ncmp: boo
         met = {True: "met", False: "not met", None: "not judged"}[row["meets_target"]]
         facts.append({"label": "Local target", "text": f"{target:g}%: {met}"})
     return [{"counts": False, "comparison": None, **fact} for fact in facts]
+
+
+def revised_note(revision: dict | None) -> dict | None:
+    """What a reader is told about a figure that the latest data restated, or None."""
+    if revision is None:
+        return None
+    earlier = _number(revision["previous_value_pct"])
+    text = REVISED_SENTENCE
+    if earlier is not None:
+        text += f" It was {percent(earlier)} before."
+    return {"earlier": None if earlier is None else percent(earlier), "text": text}
 
 
 def _vs_words(value: str, place: str) -> str:
@@ -638,6 +685,8 @@ def breakdown_tables(marts: Marts, edition: Edition, centre: dict) -> list[dict]
                     "here": _breakdown_value(here),
                     "city": _breakdown_value(city),
                     "here_status": _breakdown_status(here),
+                    "here_revised": marts.revision(here) is not None,
+                    "city_revised": marts.revision(city) is not None,
                 }
             )
         any_here = any(row["here_status"] == "shown" for row in rows)

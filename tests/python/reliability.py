@@ -147,7 +147,9 @@ def contents(database: Path) -> dict[str, list[tuple]]:
             kept = [
                 f'"{c}"' for c, kind in columns if not VOLATILE.match(c) and not kind.startswith("TIMESTAMP")
             ]
-            rows = con.execute(f'select {", ".join(kept)} from "{schema}"."{table}"').fetchall()
+            # a table of timestamps only (a stored test failure of one) is compared by its size
+            selected = ", ".join(kept) or "count(*)"
+            rows = con.execute(f'select {selected} from "{schema}"."{table}"').fetchall()
             found[f"{schema}.{table}"] = sorted(rows, key=repr)
         return found
     finally:

@@ -396,3 +396,14 @@ def test_great_expectations_validates_each_file_and_writes_data_docs(tmp_path, l
     load.run(settings(tmp_path), validate_with_ge=True)
     assert query(tmp_path, "select count(*), bool_and(ge_success) from load_log") == [(6, True)]
     assert (tmp_path / "reports" / "data_docs" / "index.html").is_file()
+
+
+def test_files_left_unvalidated_are_validated_by_the_next_load(tmp_path, landing):
+    # A load stopped after its commit but before Great Expectations (or run with
+    # --no-validate) leaves ge_success empty; the next load validates those files too,
+    # even when it has nothing new to load.
+    load.run(settings(tmp_path), validate_with_ge=False)
+    assert query(tmp_path, "select count(*), count(ge_success) from load_log") == [(6, 0)]
+    totals = load.run(settings(tmp_path), validate_with_ge=True)
+    assert totals["files_loaded"] == 0
+    assert query(tmp_path, "select count(*), bool_and(ge_success) from load_log") == [(6, True)]

@@ -152,6 +152,16 @@ def test_public_csv_stars_suppressed_figures_and_defuses_formulas(tmp_path):
                england_value_pct, england_period, vs_la, vs_england, year_earlier_period_label,
                year_earlier_value_pct, change_vs_year_earlier, trend, target_pct, meets_target)"""
     )
+    # both figures were revised; CC01's earlier figure may not be shown (it is suppressed now)
+    con.execute(
+        """create table pub_indicator_revisions as select * from (values
+        ('smoking_at_delivery', 'centre', 'CC01', 'E06', 'rolling_12m', '12 months to 2024/25 Q3', 'all',
+         timestamp '2025-01-02 10:00:00', null::decimal(3,0)),
+        ('smoking_at_delivery', 'centre', 'CC02', 'E06', 'rolling_12m', '12 months to 2024/25 Q3', 'all',
+         timestamp '2025-01-02 10:00:00', 30::decimal(3,0))
+        ) as t(indicator_id, area_type, area_code, la_code, period_type, period_label, breakdown,
+               revised_at, previous_value_pct)"""
+    )
     path = nl.write_public_csv(con, tmp_path / "public" / "pub_indicator_values.csv")
     con.close()
     with path.open(newline="", encoding="utf-8") as handle:
@@ -169,4 +179,20 @@ def test_public_csv_stars_suppressed_figures_and_defuses_formulas(tmp_path):
     assert second["la_value_pct"] == "*"  # the city's figure is suppressed
     assert (second["numerator"], second["value_pct"], second["year_earlier_value_pct"]) == ("15", "25", "")
     assert second["england_value_pct"] == "7.42"
+    assert (first["is_revised"], first["previous_value_pct"]) == ("true", "*")
+    assert (second["is_revised"], second["previous_value_pct"]) == ("true", "30")
     assert list(rows[0]) == nl.PUBLIC_COLUMNS
+
+
+def test_a_revised_figure_says_what_it_was_in_plain_words(monkeypatch):
+    import textstat
+
+    assert nl.revised_note(None) is None
+    shown = nl.revised_note({"previous_value_pct": 11})
+    assert shown == {"earlier": "11%", "text": f"{nl.REVISED_SENTENCE} It was 11% before."}
+    withheld = nl.revised_note({"previous_value_pct": None})
+    assert withheld == {"earlier": None, "text": nl.REVISED_SENTENCE}
+    # the same reading age as the rest of the newsletter (see test_newsletter.py)
+    monkeypatch.setattr(textstat.backend.counts._count_syllables, "get_cmudict", lambda lang: None)
+    textstat.set_lang("en_GB")
+    assert textstat.flesch_kincaid_grade(shown["text"]) <= 6

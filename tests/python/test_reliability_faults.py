@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from cc_warehouse import atomic, config
+from cc_warehouse import atomic, config, newsletter
 from cc_warehouse.csvfile import decode
+from html_tree import parse
 from landing import MATERNITY_HEADER
 from pipeline import ROOT, State
 from reliability import MODELS_ONLY, City, city, contents, fingerprint, no_traceback
@@ -131,6 +132,53 @@ def test_a_correction_restates_its_quarter_and_is_marked_revised(session_city, r
         after.query("select count(*) from fct_indicator_revisions where is_revised", published=True)[0][0] > 0
     )
     assert before.query("select count(*) from fct_indicator_revisions where is_revised") == [(0,)]
+
+
+def test_the_newsletter_marks_revised_figures_with_the_earlier_figure(session_city, restated):
+    """The newsletter of a quarter whose rolling year holds the corrected quarter marks the
+    restated figures "Revised" with the figure they replaced, and marks nothing else."""
+    state = session_city.restore(restated["clean"])
+    revisions = state.query(
+        """select indicator_id, area_code, period_label, previous_value_pct
+        from pub_indicator_revisions
+        where area_type = 'centre' and period_type = 'rolling_12m' and breakdown = 'all'
+        order by period_label, indicator_id, area_code""",
+        published=True,
+    )
+    assert revisions, "the correction should restate some centres' rolling years"
+    rolling = revisions[-1][2]
+    edition = rolling.removeprefix("12 months to ")
+    session_city.python("cc_warehouse.newsletter", "--period", edition, "--no-pdf", "--no-maps")
+    folder = state.reports / "newsletters" / newsletter.period_slug(edition)
+    expected = {(i, c): previous for i, c, label, previous in revisions if label == rolling}
+    centres = [code for (code,) in state.query("select area_code from dim_area where area_type = 'centre'")]
+    marked = set()
+    for code in centres:
+        page = parse((folder / f"{newsletter.file_stem(code)}.html").read_text(encoding="utf-8"))
+        for card in page.find_all("article", cls="indicator"):
+            key = (card.attrs["data-indicator"], code)
+            if card.attrs["data-revised"] != "true":
+                continue
+            marked.add(key)
+            (note,) = card.find_all(cls="revised")
+            previous = expected[key]
+            if previous is None:
+                assert "data-earlier" not in note.attrs
+            else:
+                assert note.attrs["data-earlier"] == f"{previous:.0f}%"
+                assert f"It was {previous:.0f}% before." in note.text()
+    # every revised figure that is shown is marked; no other figure is
+    shown = {
+        (indicator, code)
+        for indicator, code in expected
+        if not state.query(
+            """select is_suppressed or low_coverage from pub_indicator_values
+            where indicator_id = ? and area_code = ? and period_label = ? and breakdown = 'all'""",
+            [indicator, code, rolling],
+            published=True,
+        )[0][0]
+    }
+    assert marked == shown and marked
 
 
 # ---------------------------------------------------------------- killed builds
