@@ -7,11 +7,13 @@ fct_indicator_values' counts exactly, on a small demo city with two local author
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from cc_warehouse import bench
 from pipeline import ROOT, State
 
 KEY = "indicator_id, area_type, area_code, period_type, period_label, breakdown"
@@ -51,3 +53,51 @@ def test_the_floor_reads_only_the_raw_zone_and_code_lists() -> None:
     text = "\n".join(line.split("--")[0] for line in lines)
     models = {path.stem for path in Path(ROOT / "models").rglob("*.sql")}
     assert not [name for name in models if name in text], "the floor must not read a model"
+
+
+def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    work = tmp_path / "work"
+    tiny = ("--births-per-year", "300", "--centres", "2", "--lsoas", "10", "--years", "2")
+    assert bench.main(["--preset", "city", "--work", str(work), "--out", str(out), *tiny]) == 0
+    assert not work.exists()  # the scratch state is removed
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    markdown = (out / "results.md").read_text(encoding="utf-8")
+
+    assert results["preset"] == "city" and results["scale"] == list(tiny)
+    assert results["machine"]["cores"] >= 1 and results["machine"]["memory_bytes"] > 0
+    assert results["machine"]["cpu_model"]
+    assert len(results["git"]["commit"]) == 40
+    assert results["date"].startswith("20")
+    feeds = results["rows_per_feed"]
+    assert set(feeds) == {"maternity", "health_visiting", "ncmp", "reference"}
+    assert all(feed["rows_read"] > 0 for feed in feeds.values())
+    assert {name.split("/")[0] for name in results["new_quarter_files"]} >= {"maternity", "health_visiting"}
+
+    stages = results["stages"]
+    assert list(stages) == [
+        "generate", "load_base", "transform_base", "load_new_quarter", "transform_new_quarter",
+        "transform_full", "transform_no_change", "publish", "models", "floor", "raw_scan",
+    ]  # fmt: skip
+    for stage in stages.values():
+        assert stage["exit_code"] == 0 and stage["seconds"] > 0 and stage["peak_rss_bytes"] > 2**20
+
+    figures = results["figures"]
+    assert figures["rows_loaded"] == sum(feed["rows_read"] for feed in feeds.values())
+    assert figures["load_rows_per_second"] > 0
+    assert figures["transform_no_change_skipped"] is True
+    assert figures["transform_no_change_seconds"] < stages["transform_full"]["seconds"]
+    for ratio in ("models_over_floor", "incremental_over_full", "models_over_floor_in_engine"):
+        assert 0 < figures[ratio] < 10_000
+    assert figures["floor_query_seconds"] > 0 and figures["raw_scan_query_seconds"] > 0
+    assert figures["pipeline_seconds"] == pytest.approx(
+        sum(stages[name]["seconds"] for name in bench.PIPELINE_STAGES), abs=0.01
+    )
+    assert 0 < figures["peak_memory_gib"] < 24
+
+    assert {target["figure"] for target in results["targets"]} == set(bench.TARGETS)
+    for target in results["targets"]:
+        assert target["met"] in (True, False, None)
+        assert target["what"] in markdown
+    assert "n/a here (england)" in markdown  # the 10-minute target is england's
+    assert "| models |" in markdown and "| maternity |" in markdown
