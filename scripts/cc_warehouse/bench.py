@@ -261,12 +261,27 @@ def dbt_elapsed(target: Path) -> float | None:
         return None
 
 
+def dbt_breakdown(target: Path) -> dict[str, float]:
+    """Execution seconds of the last `dbt build` by kind of node (summed over dbt's threads)."""
+    try:
+        results = json.loads((target / "run_results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, float] = {"elapsed": round(float(results.get("elapsed_time", 0.0)), 3)}
+    for result in results.get("results", []):
+        kind = result["unique_id"].split(".")[0]
+        found[kind] = round(found.get(kind, 0.0) + float(result.get("execution_time", 0.0)), 3)
+    return found
+
+
 def _query_seconds(log: str) -> float | None:
     match = re.search(r"query seconds: ([0-9.]+)", Path(log).read_text(encoding="utf-8", errors="replace"))
     return float(match.group(1)) if match else None
 
 
-def run_bench(preset: str, work: Path, seed: int, scale_args: list[str]) -> dict[str, object]:
+def run_bench(
+    preset: str, work: Path, seed: int, scale_args: list[str], builds: bool = True
+) -> dict[str, object]:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -274,71 +289,78 @@ def run_bench(preset: str, work: Path, seed: int, scale_args: list[str]) -> dict
     started_at = dt.datetime.now(dt.UTC)
     host = machine()
 
-    generate_args = [
-        "--out",
-        str(bench.landing),
-        "--preset",
-        preset,
-        "--seed",
-        str(seed),
-        "--quiet",
-        *scale_args,
-    ]
-    bench.python("generate", "cc_warehouse.demo", *generate_args)
+    generate_args = ["--out", str(bench.landing), "--preset", preset, "--seed", str(seed), "--quiet"]
+    bench.python("generate", "cc_warehouse.demo", *generate_args, *scale_args)
     held_back = hold_back_new_quarter(bench.landing, bench.new_quarter)
 
+    new_quarter_build: dict[str, float] = {}
+    full_build: dict[str, float] = {}
+    models_in_dbt = None
+    skipped = None
     bench.python("load_base", "cc_warehouse.load", "--no-validate")
-    bench.python("transform_base", "cc_warehouse.transform")
+    if builds:
+        bench.python("transform_base", "cc_warehouse.transform")
     bring_in_new_quarter(bench.landing, bench.new_quarter)
     bench.python("load_new_quarter", "cc_warehouse.load", "--no-validate")
-    bench.python("transform_new_quarter", "cc_warehouse.transform")
-    bench.python("transform_full", "cc_warehouse.transform", "--force")
-    no_change = bench.python("transform_no_change", "cc_warehouse.transform")
-    skipped = "nothing to build" in Path(no_change.log).read_text(encoding="utf-8", errors="replace")
-    bench.python("publish", "cc_warehouse.publish")
-
-    bench.run("models", [dbt_executable(), "run", "--project-dir", str(config.PROJECT_ROOT)])
-    models_in_dbt = dbt_elapsed(work / "target")
+    if builds:
+        bench.python("transform_new_quarter", "cc_warehouse.transform")
+        new_quarter_build = dbt_breakdown(work / "target")
+        bench.python("transform_full", "cc_warehouse.transform", "--force")
+        full_build = dbt_breakdown(work / "target")
+        no_change = bench.python("transform_no_change", "cc_warehouse.transform")
+        skipped = "nothing to build" in Path(no_change.log).read_text(encoding="utf-8", errors="replace")
+        bench.python("publish", "cc_warehouse.publish")
+        bench.run("models", [dbt_executable(), "run", "--project-dir", str(config.PROJECT_ROOT)])
+        models_in_dbt = dbt_elapsed(work / "target")
+    else:
+        # the floor reads three code lists; without a build they are only seeded
+        bench.run("seeds", [dbt_executable(), "seed", "--project-dir", str(config.PROJECT_ROOT)])
     floor_sql = config.PROJECT_ROOT / "bench" / "floor.sql"
     bench.python("floor", "cc_warehouse.bench", "--run-query", str(floor_sql), str(bench.warehouse))
     bench.python("raw_scan", "cc_warehouse.bench", "--scan-raw", str(bench.warehouse))
 
     feeds = rows_per_feed(bench.warehouse)
     stages = bench.stages
+
+    def seconds(*names: str) -> float | None:
+        if not all(name in stages for name in names):
+            return None
+        return round(sum(stages[name].seconds for name in names), 3)
+
+    def ratio(top: float | None, bottom: float | None) -> float | None:
+        return round(top / bottom, 3) if top and bottom else None
+
     rows_loaded = sum(feed["rows_read"] for feed in feeds.values())
-    load_seconds = stages["load_base"].seconds + stages["load_new_quarter"].seconds
-    incremental = stages["load_new_quarter"].seconds + stages["transform_new_quarter"].seconds
+    incremental = seconds("load_new_quarter", "transform_new_quarter")
     floor_query = _query_seconds(stages["floor"].log)
-    scan_query = _query_seconds(stages["raw_scan"].log)
     figures = {
         "rows_loaded": rows_loaded,
-        "load_rows_per_second": round(rows_loaded / load_seconds, 1),
-        "pipeline_seconds": round(sum(stages[name].seconds for name in PIPELINE_STAGES), 3),
+        "load_rows_per_second": round(rows_loaded / seconds("load_base", "load_new_quarter"), 1),
+        "pipeline_seconds": seconds(*PIPELINE_STAGES),
         "peak_memory_gib": round(
             max(s.peak_rss_bytes for n, s in stages.items() if n != "generate") / GIB, 3
         ),
-        "models_seconds": round(stages["models"].seconds, 3),
+        "models_seconds": seconds("models"),
         "models_dbt_elapsed_seconds": round(models_in_dbt, 3) if models_in_dbt else None,
-        "floor_seconds": round(stages["floor"].seconds, 3),
+        "floor_seconds": seconds("floor"),
         "floor_query_seconds": floor_query,
-        "models_over_floor": round(stages["models"].seconds / stages["floor"].seconds, 3),
-        "models_over_floor_in_engine": (
-            round(models_in_dbt / floor_query, 3) if models_in_dbt and floor_query else None
-        ),
-        "incremental_seconds": round(incremental, 3),
-        "full_rebuild_seconds": round(stages["transform_full"].seconds, 3),
-        "incremental_over_full": round(incremental / stages["transform_full"].seconds, 3),
-        "transform_no_change_seconds": round(no_change.seconds, 3),
+        "models_over_floor": ratio(seconds("models"), seconds("floor")),
+        "models_over_floor_in_engine": ratio(models_in_dbt, floor_query),
+        "incremental_seconds": incremental,
+        "full_rebuild_seconds": seconds("transform_full"),
+        "incremental_over_full": ratio(incremental, seconds("transform_full")),
+        "transform_no_change_seconds": seconds("transform_no_change"),
         "transform_no_change_skipped": skipped,
-        "raw_scan_seconds": round(stages["raw_scan"].seconds, 3),
-        "raw_scan_query_seconds": scan_query,
+        "raw_scan_seconds": seconds("raw_scan"),
+        "raw_scan_query_seconds": _query_seconds(stages["raw_scan"].log),
         "warehouse_bytes": bench.warehouse.stat().st_size,
-        "warehouse_copy_seconds": _copy_seconds(stages["transform_full"].log),
+        "warehouse_copy_seconds": _copy_seconds(stages["transform_full"].log) if builds else None,
     }
     return {
         "preset": preset,
         "seed": seed,
         "scale": scale_args,
+        "builds": builds,
         "date": started_at.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": host,
@@ -349,6 +371,10 @@ def run_bench(preset: str, work: Path, seed: int, scale_args: list[str]) -> dict
         "stages": {name: stage.as_dict() for name, stage in stages.items()},
         "figures": figures,
         "targets": targets(preset, figures),
+        "dbt_build_seconds_by_kind": {
+            "transform_new_quarter": new_quarter_build,
+            "transform_full": full_build,
+        },
         "notes": [
             "Wall seconds of each stage's process (start-up included); peak memory is the largest "
             "resident set of any process of the stage (wait4 rusage), not a sum over processes.",
@@ -429,9 +455,14 @@ def render_markdown(results: dict[str, object]) -> str:
     lines += ["", "## Targets", "", "| target | figure | value | met |", "|---|---|---:|---|"]
     for target in results["targets"]:
         met = {True: "yes", False: "**no**", None: f"n/a here ({target['applies_to']})"}[target["met"]]
+        if target["value"] is None:
+            met = "not measured (--no-builds)"
         lines.append(
             f"| {target['what']} {target['target']} | {target['figure']} | {target['value']} | {met} |"
         )
+    lines += ["", "## dbt build: execution seconds by kind of node (summed over threads)", ""]
+    for name, kinds in results["dbt_build_seconds_by_kind"].items():
+        lines.append(f"- {name}: " + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in kinds.items()))
     lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"
 
@@ -486,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="scratch state folder (default: a temporary folder)")
     parser.add_argument("--out", type=Path, default=config.PROJECT_ROOT / "bench", help="where results go")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument(
+        "--no-builds",
+        action="store_true",
+        help="generate, load, the floor and the raw scan only (no dbt build): a quick look at a big preset",
+    )
     parser.add_argument("--run-query", nargs=2, metavar=("SQL", "WAREHOUSE"), help=argparse.SUPPRESS)
     parser.add_argument("--scan-raw", metavar="WAREHOUSE", help=argparse.SUPPRESS)
     args, scale_args = parser.parse_known_args(argv)
@@ -502,13 +538,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown option(s): {' '.join(unknown)} (scale flags: {', '.join(demo.SCALE_FLAGS)})")
     work = args.work or Path(tempfile.gettempdir()) / f"cc-bench-{args.preset}"
     try:
-        results = run_bench(args.preset, work, args.seed, scale_args)
+        results = run_bench(args.preset, work, args.seed, scale_args, builds=not args.no_builds)
     except BenchError as error:
         print(f"bench failed: {error}\n(the scratch folder {work} is kept for inspection)", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (args.out / "results.md").write_text(render_markdown(results), encoding="utf-8")
+    # the latest run, and the latest of this preset (the README quotes each preset's)
+    for name in ("results", f"results-{args.preset}"):
+        (args.out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        (args.out / f"{name}.md").write_text(render_markdown(results), encoding="utf-8")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     print(render_markdown(results))

@@ -62,6 +62,7 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
     assert bench.main(["--preset", "city", "--work", str(work), "--out", str(out), *tiny]) == 0
     assert not work.exists()  # the scratch state is removed
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert json.loads((out / "results-city.json").read_text(encoding="utf-8")) == results
     markdown = (out / "results.md").read_text(encoding="utf-8")
 
     assert results["preset"] == "city" and results["scale"] == list(tiny)
@@ -95,6 +96,8 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
     )
     assert 0 < figures["peak_memory_gib"] < 24
 
+    for build in results["dbt_build_seconds_by_kind"].values():
+        assert build["model"] > 0 and build["test"] > 0 and build["elapsed"] > 0
     assert {target["figure"] for target in results["targets"]} == set(bench.TARGETS)
     for target in results["targets"]:
         assert target["met"] in (True, False, None)
