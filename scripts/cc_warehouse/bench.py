@@ -152,8 +152,13 @@ def hold_back_new_quarter(landing: Path, new_quarter: Path) -> list[str]:
         raise BenchError(f"no quarterly extracts in {landing}")
     first = min(_extract_date(path) for path in latest)
     quarter_start = dt.date(first.year, 3 * ((first.month - 1) // 3) + 1, 1)
+    quarter_end = dt.date(
+        quarter_start.year + quarter_start.month // 10, (quarter_start.month + 2) % 12 + 1, 1
+    )
     latest += [
-        path for path in sorted((landing / "ncmp").glob("ncmp_*.csv")) if _extract_date(path) >= quarter_start
+        path
+        for path in sorted((landing / "ncmp").glob("ncmp_*.csv"))
+        if quarter_start <= _extract_date(path) < quarter_end
     ]
     moved = []
     for path in latest:

@@ -104,3 +104,28 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
         assert target["what"] in markdown
     assert "n/a here (england)" in markdown  # the 10-minute target is england's
     assert "| models |" in markdown and "| maternity |" in markdown
+
+
+@pytest.mark.parametrize(
+    ("ncmp", "held_back_ncmp"),
+    [(["20240920", "20250910"], []), (["20240920", "20250402", "20250701"], ["20250402"])],
+)
+def test_the_new_quarter_is_the_latest_quarterly_extracts(
+    tmp_path: Path, ncmp: list[str], held_back_ncmp: list[str]
+) -> None:
+    landing, new_quarter = tmp_path / "landing", tmp_path / "new"
+    names = {
+        "maternity": ["20250131", "20250429"],
+        "health_visiting": ["20250127", "20250502"],
+        "ncmp": ncmp,
+    }
+    for feed, dates in names.items():
+        (landing / feed).mkdir(parents=True)
+        for date in dates:
+            (landing / feed / f"{feed}_{date}.csv").write_text("x\n")
+    moved = bench.hold_back_new_quarter(landing, new_quarter)
+    expected = ["maternity/maternity_20250429.csv", "health_visiting/health_visiting_20250502.csv"]
+    assert moved == expected + [f"ncmp/ncmp_{date}.csv" for date in held_back_ncmp]
+    assert sorted(p.name for p in new_quarter.rglob("*.csv")) == sorted(Path(m).name for m in moved)
+    bench.bring_in_new_quarter(landing, new_quarter)
+    assert sum(len(dates) for dates in names.values()) == len(list(landing.rglob("*.csv")))
