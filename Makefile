@@ -18,7 +18,7 @@ SEED ?= 42
 DBT := $(BIN)/dbt
 
 
-.PHONY: setup system-packages demo load transform reports newsletter build test lint docs clean lock
+.PHONY: setup system-packages demo load transform reports newsletter build test lint docs clean lock bench
 
 setup: $(STAMP)
 
@@ -75,6 +75,13 @@ lint: $(STAMP)
 
 test: $(STAMP) system-packages lint
 	$(BIN)/python -m pytest -q
+
+# Generate, load, transform and publish a preset on a fresh scratch state folder, timed stage
+# by stage against the floor (bench/floor.sql): writes bench/results.json and results.md.
+# make bench PRESET=city|region|england [BENCH_ARGS="--work /big/disk/cc-bench --keep"]
+PRESET ?= city
+bench: $(STAMP)
+	$(BIN)/python -m cc_warehouse.bench --preset $(PRESET) $(BENCH_ARGS)
 
 docs: $(STAMP)
 	$(DBT) docs generate --static

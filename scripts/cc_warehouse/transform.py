@@ -10,6 +10,11 @@
 4. commits: the copy replaces the live warehouse and the published link switches to the new
    version (see atomic.py: a kill after the commit began is finished by the next command).
 
+When nothing changed since the last successful build (the fingerprint of the raw zone's
+load log, the dbt project's files, the target, the dbt options and the settings the project
+reads, stored in the warehouse by that build, is the same), it says so and stops: the warehouse
+and its published copies already hold what a build would make. `--force` builds anyway.
+
 If anything fails or the process is killed before the commit, the live warehouse and the
 published copies are exactly as they were; a failed build is left in `<state>/build/` for
 inspection until the next transform. The whole run holds the pipeline lock, so a load
@@ -21,7 +26,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import hashlib
+import importlib.metadata
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,6 +47,13 @@ class TransformError(Exception):
 
 
 UNCHANGED = "the warehouse and the published copies are unchanged"
+
+# What a build is made from, besides the raw zone: the dbt project's own files.
+PROJECT_FOLDERS = ("models", "macros", "seeds", "snapshots", "analyses", "tests")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
+# Settings that change what dbt builds or how (the target's connection, dbt's own behaviour).
+SETTINGS = ("CC_TARGET", "CC_DUCKDB_THREADS", "CC_DUCKDB_MEMORY_LIMIT", "CC_DUCKDB_PRESERVE_ORDER")
+FINGERPRINT_TABLE = "build_meta.last_build"
 
 
 def _die_with_parent() -> None:
@@ -73,6 +88,82 @@ def checkpoint(database: Path) -> None:
     """Fold a write-ahead log into the file, so that the file alone is the whole database."""
     con = duckdb.connect(str(database))
     try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def _project_files() -> list[Path]:
+    root = config.PROJECT_ROOT
+    files = [root / name for name in PROJECT_FILES if (root / name).is_file()]
+    for folder in PROJECT_FOLDERS:
+        files += [
+            path
+            for path in (root / folder).rglob("*")
+            if path.is_file()
+            and "python" not in path.relative_to(root).parts[:2]
+            and "__pycache__" not in path.parts
+        ]
+    return sorted(files)
+
+
+def fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
+    """What the next build would be made from: equal fingerprints make equal warehouses.
+
+    The raw zone is known by its load log (every file loaded, with its checksum and load
+    time: a load always adds rows to it, a reference file replaced included); the project by
+    the bytes of its files; then the target, dbt's version and options, and every environment
+    variable the project reads with env_var() (apart from the warehouse path, which a build
+    points at its copy).
+    """
+    digest = hashlib.sha256()
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        rows = con.execute("select * from raw.load_log order by all").fetchall()
+    finally:
+        con.close()
+    digest.update(repr(rows).encode())
+    env_names = set(SETTINGS)
+    for path in _project_files():
+        data = path.read_bytes()
+        digest.update(str(path.relative_to(config.PROJECT_ROOT)).encode() + b"\0")
+        digest.update(hashlib.sha256(data).digest())
+        env_names.update(re.findall(rb"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]", data))
+    env_names = {name.decode() if isinstance(name, bytes) else name for name in env_names}
+    env_names.discard("CC_WAREHOUSE")
+    settings_used = {name: os.environ.get(name) for name in sorted(env_names)}
+    digest.update(repr((settings.target, settings_used, dbt_args)).encode())
+    digest.update(importlib.metadata.version("dbt-core").encode())
+    return digest.hexdigest()
+
+
+def last_build_fingerprint(settings: config.Settings) -> str | None:
+    """The fingerprint stored by the build that made the live warehouse, if it stored one."""
+    if not settings.warehouse.is_file() or not settings.published_dir.exists():
+        return None
+    try:
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute(f"select fingerprint from {FINGERPRINT_TABLE}").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def store_fingerprint(copy: Path, value: str) -> None:
+    """Written into the build's copy, so it is committed with the build and only with it."""
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("create schema if not exists build_meta")
+        con.execute(
+            f"create or replace table {FINGERPRINT_TABLE} as "
+            "select ? as fingerprint, current_timestamp as built_at",
+            [value],
+        )
         con.execute("checkpoint")
     finally:
         con.close()
@@ -147,13 +238,30 @@ def transform_in_place(settings: config.Settings, dbt_args: list[str], freshness
         return []
 
 
-def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = True) -> list[str]:
+class NothingChanged(Exception):
+    """Nothing was loaded and no project file changed since the last successful build."""
+
+
+def transform(
+    settings: config.Settings, dbt_args: list[str], freshness: bool = True, force: bool = False
+) -> list[str]:
     check_writable(settings.reports_dir / "data_quality", "reports")
     if settings.target != "duckdb":
         return transform_in_place(settings, dbt_args, freshness)
     with atomic.pipeline_lock(settings, "transform"):
         atomic.recover(settings)
+        inputs = None
+        if settings.warehouse.is_file():
+            try:
+                inputs = fingerprint(settings, dbt_args)
+            except (OSError, duckdb.Error):
+                inputs = None  # no load log yet, or unreadable: build, and let dbt say why
+        if not force and inputs is not None and last_build_fingerprint(settings) == inputs:
+            raise NothingChanged
+        started = time.perf_counter()
         copy = copy_warehouse(settings)
+        size = copy.stat().st_size / 1e6
+        print(f"copied the warehouse ({size:.0f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
         status = run_dbt(["build", *dbt_args], copy)
@@ -169,6 +277,8 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
         atomic.kill_point("transform:after_dbt")
         try:
             checkpoint(copy)
+            if inputs is not None:
+                store_fingerprint(copy, inputs)
         except duckdb.Error as error:
             raise TransformError(f"cannot finish the build copy {copy}: {error}. {UNCHANGED}") from None
         try:
@@ -188,11 +298,21 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-freshness", action="store_true", help="skip `dbt source freshness`")
+    parser.add_argument(
+        "--force", action="store_true", help="build even when nothing changed since the last build"
+    )
     args, dbt_args = parser.parse_known_args(argv)
     settings = config.settings()
     started = time.perf_counter()
     try:
-        tables = transform(settings, dbt_args, freshness=not args.no_freshness)
+        tables = transform(settings, dbt_args, freshness=not args.no_freshness, force=args.force)
+    except NothingChanged:
+        print(
+            "nothing to build: no load and no change to the project since the last successful "
+            f"build, so the warehouse and the published copies are up to date "
+            f"({time.perf_counter() - started:.1f} s; --force rebuilds)"
+        )
+        return 0
     except (TransformError, atomic.StateError) as error:
         print(f"transform failed: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,131 @@
+"""`make bench` and its floor.
+
+The floor (bench/floor.sql) is what the benchmark divides the dbt models' time by, so it must
+do the models' whole job minus the statistics: its rows are checked to equal
+fct_indicator_values' counts exactly, on a small demo city with two local authorities.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cc_warehouse import bench
+from pipeline import ROOT, State
+
+KEY = "indicator_id, area_type, area_code, period_type, period_label, breakdown"
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> State:
+    state = State(tmp_path_factory.mktemp("floor"))
+    state.python(
+        "cc_warehouse.demo",
+        "--out", str(state.landing), "--seed", "5", "--births-per-year", "900",
+        "--centres", "5", "--lsoas", "30", "--las", "2", "--years", "3", "--quiet",
+    )  # fmt: skip
+    state.python("cc_warehouse.load", "--no-validate")
+    state.dbt("build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+    return state
+
+
+def test_the_floor_computes_every_count_of_fct_indicator_values(city: State) -> None:
+    con = duckdb.connect(str(city.warehouse), read_only=True)
+    try:
+        floor = con.execute((ROOT / "bench" / "floor.sql").read_text(encoding="utf-8")).fetchall()
+        mart = con.execute(f"select {KEY}, numerator, denominator from main.fct_indicator_values").fetchall()
+        kinds = con.execute(
+            "select count(distinct indicator_id), count(distinct area_type), "
+            "count(distinct period_type), count(distinct breakdown) from main.fct_indicator_values"
+        ).fetchone()
+    finally:
+        con.close()
+    assert kinds == (10, 2, 4, 12)  # every indicator, area type, period type and breakdown
+    assert len(floor) == len(set(floor))  # one row per indicator, area, period and breakdown
+    assert sorted(floor) == sorted(mart)
+
+
+def test_the_floor_reads_only_the_raw_zone_and_code_lists() -> None:
+    lines = (ROOT / "bench" / "floor.sql").read_text(encoding="utf-8").splitlines()
+    text = "\n".join(line.split("--")[0] for line in lines)
+    models = {path.stem for path in Path(ROOT / "models").rglob("*.sql")}
+    assert not [name for name in models if name in text], "the floor must not read a model"
+
+
+def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    work = tmp_path / "work"
+    tiny = ("--births-per-year", "300", "--centres", "2", "--lsoas", "10", "--years", "2")
+    assert bench.main(["--preset", "city", "--work", str(work), "--out", str(out), *tiny]) == 0
+    assert not work.exists()  # the scratch state is removed
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert json.loads((out / "results-city.json").read_text(encoding="utf-8")) == results
+    markdown = (out / "results.md").read_text(encoding="utf-8")
+
+    assert results["preset"] == "city" and results["scale"] == list(tiny)
+    assert results["machine"]["cores"] >= 1 and results["machine"]["memory_bytes"] > 0
+    assert results["machine"]["cpu_model"]
+    assert len(results["git"]["commit"]) == 40
+    assert results["date"].startswith("20")
+    feeds = results["rows_per_feed"]
+    assert set(feeds) == {"maternity", "health_visiting", "ncmp", "reference"}
+    assert all(feed["rows_read"] > 0 for feed in feeds.values())
+    assert {name.split("/")[0] for name in results["new_quarter_files"]} >= {"maternity", "health_visiting"}
+
+    stages = results["stages"]
+    assert list(stages) == [
+        "generate", "load_base", "transform_base", "load_new_quarter", "transform_new_quarter",
+        "transform_full", "transform_no_change", "publish", "models", "floor", "raw_scan",
+    ]  # fmt: skip
+    for stage in stages.values():
+        assert stage["exit_code"] == 0 and stage["seconds"] > 0 and stage["peak_rss_bytes"] > 2**20
+
+    figures = results["figures"]
+    assert figures["rows_loaded"] == sum(feed["rows_read"] for feed in feeds.values())
+    assert figures["load_rows_per_second"] > 0
+    assert figures["transform_no_change_skipped"] is True
+    assert figures["transform_no_change_seconds"] < stages["transform_full"]["seconds"]
+    for ratio in ("models_over_floor", "incremental_over_full", "models_over_floor_in_engine"):
+        assert 0 < figures[ratio] < 10_000
+    assert figures["floor_query_seconds"] > 0 and figures["raw_scan_query_seconds"] > 0
+    assert figures["pipeline_seconds"] == pytest.approx(
+        sum(stages[name]["seconds"] for name in bench.PIPELINE_STAGES), abs=0.01
+    )
+    assert 0 < figures["peak_memory_gib"] < 24
+
+    for build in results["dbt_build_seconds_by_kind"].values():
+        assert build["model"] > 0 and build["test"] > 0 and build["elapsed"] > 0
+    assert {target["figure"] for target in results["targets"]} == set(bench.TARGETS)
+    for target in results["targets"]:
+        assert target["met"] in (True, False, None)
+        assert target["what"] in markdown
+    assert "n/a here (england)" in markdown  # the 10-minute target is england's
+    assert "| models |" in markdown and "| maternity |" in markdown
+
+
+@pytest.mark.parametrize(
+    ("ncmp", "held_back_ncmp"),
+    [(["20240920", "20250910"], []), (["20240920", "20250402", "20250701"], ["20250402"])],
+)
+def test_the_new_quarter_is_the_latest_quarterly_extracts(
+    tmp_path: Path, ncmp: list[str], held_back_ncmp: list[str]
+) -> None:
+    landing, new_quarter = tmp_path / "landing", tmp_path / "new"
+    names = {
+        "maternity": ["20250131", "20250429"],
+        "health_visiting": ["20250127", "20250502"],
+        "ncmp": ncmp,
+    }
+    for feed, dates in names.items():
+        (landing / feed).mkdir(parents=True)
+        for date in dates:
+            (landing / feed / f"{feed}_{date}.csv").write_text("x\n")
+    moved = bench.hold_back_new_quarter(landing, new_quarter)
+    expected = ["maternity/maternity_20250429.csv", "health_visiting/health_visiting_20250502.csv"]
+    assert moved == expected + [f"ncmp/ncmp_{date}.csv" for date in held_back_ncmp]
+    assert sorted(p.name for p in new_quarter.rglob("*.csv")) == sorted(Path(m).name for m in moved)
+    bench.bring_in_new_quarter(landing, new_quarter)
+    assert sum(len(dates) for dates in names.values()) == len(list(landing.rglob("*.csv")))

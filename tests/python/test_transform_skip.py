@@ -1,0 +1,116 @@
+"""`make transform` with nothing to do: no load and no project change since the last build.
+
+It says so and leaves everything as it is; any load, any change to a project file or to a
+setting the project reads, and `--force`, build again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cc_warehouse import config, transform
+from pipeline import ROOT, State
+from reliability import fingerprint
+
+FAST = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test", "--no-freshness")
+SKIPPED = "nothing to build"
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> tuple[State, Path]:
+    state = State(tmp_path_factory.mktemp("skip"))
+    state.python(
+        "cc_warehouse.demo",
+        "--out", str(state.landing), "--seed", "3", "--births-per-year", "300",
+        "--centres", "2", "--lsoas", "10", "--years", "2", "--quiet",
+    )  # fmt: skip
+    latest = sorted((state.landing / "maternity").glob("maternity_*.csv"))[-1]
+    held_back = state.root / latest.name
+    shutil.move(latest, held_back)
+    state.python("cc_warehouse.load", "--no-validate")
+    return state, held_back
+
+
+def run_transform(state: State, *args: str) -> str:
+    result = state.python(
+        "cc_warehouse.transform",
+        *FAST,
+        *args,
+        DBT_TARGET_PATH=str(state.root / "target"),
+        DBT_LOG_PATH=str(state.root / "logs"),
+    )
+    return result.stdout
+
+
+def test_a_second_transform_skips_and_a_load_or_force_rebuilds(city: tuple[State, Path]) -> None:
+    state, held_back = city
+    assert SKIPPED not in run_transform(state)
+    before = fingerprint(state)
+
+    assert SKIPPED in run_transform(state)
+    assert fingerprint(state) == before  # not a byte of the warehouse or the published files
+
+    assert SKIPPED not in run_transform(state, "--force")
+    assert fingerprint(state) != before
+    assert SKIPPED in run_transform(state)
+
+    shutil.move(held_back, state.landing / "maternity" / held_back.name)
+    state.python("cc_warehouse.load", "--no-validate")
+    rebuilt = run_transform(state)
+    assert SKIPPED not in rebuilt and "built and published" in rebuilt
+    files = state.query(
+        "select count(*) from main.fct_load_files where file_name like ?", [f"%{held_back.name}"]
+    )
+    assert files == [(1,)]
+    assert SKIPPED in run_transform(state)
+
+
+def test_other_dbt_options_rebuild(city: tuple[State, Path]) -> None:
+    state, _ = city
+    run_transform(state)
+    assert SKIPPED not in run_transform(state, "--exclude", "fct_indicator_spc")
+
+
+def test_a_changed_model_macro_seed_or_setting_changes_the_fingerprint(
+    city: tuple[State, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, _ = city
+    project = tmp_path / "project"
+    for name in (*transform.PROJECT_FOLDERS, *transform.PROJECT_FILES):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("python"))
+        elif (ROOT / name).is_file():
+            project.mkdir(exist_ok=True)
+            shutil.copy(ROOT / name, project / name)
+    monkeypatch.setattr(config, "PROJECT_ROOT", project)
+    monkeypatch.setenv("CC_WAREHOUSE", str(state.warehouse))
+    settings = config.settings()
+    original = transform.fingerprint(settings, [])
+    assert transform.fingerprint(settings, []) == original
+
+    changes = {
+        "models/marts/indicators/fct_indicator_values.sql": "\n-- an edit\n",
+        "macros/mother_age_group.sql": " ",
+        "seeds/local_targets.csv": "",
+        "dbt_project.yml": "\n# a comment\n",
+    }
+    for name, addition in changes.items():
+        path = project / name
+        kept = path.read_bytes()
+        path.write_bytes(kept + addition.encode() if addition else kept[:-1])
+        assert transform.fingerprint(settings, []) != original, name
+        path.write_bytes(kept)
+    assert transform.fingerprint(settings, []) == original
+
+    (project / "models" / "marts" / "indicators" / "new_model.sql").write_text("select 1 as one\n")
+    assert transform.fingerprint(settings, []) != original
+    (project / "models" / "marts" / "indicators" / "new_model.sql").unlink()
+
+    monkeypatch.setenv("CC_DUCKDB_MEMORY_LIMIT", "1GB")
+    assert transform.fingerprint(settings, []) != original
+    monkeypatch.delenv("CC_DUCKDB_MEMORY_LIMIT")
+    monkeypatch.setenv("CC_TARGET", "spark")
+    assert transform.fingerprint(config.settings(), []) != original
