@@ -4,14 +4,26 @@
 `r_<column>` (trimmed raw text, NULL when blank), `v_<column>` (the cleaned, typed value or
 NULL), `i_<column>` (why the raw value was impossible, or NULL) and `reason` (why the whole
 row is quarantined, or NULL). The extract date arrives as the parameter `$extract_date`.
+
+For NHS numbers `v_<column>` holds the ten digits of a valid number: the loader replaces them
+by their pseudonym when it writes (`pseudo.py`), hashing each distinct number once per run.
 """
 
 from __future__ import annotations
 
 from .contract import Column, Feed
-from .pseudo import hmac_sql, modulus11_sql
+from .pseudo import modulus11_sql
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+# What the regular expression class \s matches (RE2: tab, newline, form feed, return, space),
+# removed with translate(), which is several times faster than regexp_replace().
+WHITESPACE = "(' ' || chr(9) || chr(10) || chr(12) || chr(13))"
+
+
+def without_whitespace(expression: str, also: str = "") -> str:
+    """The expression with every \\s character (and the characters in `also`) removed."""
+    characters = WHITESPACE if not also else f"({WHITESPACE} || {_quote(also)})"
+    return f"translate({expression}, {characters}, '')"
 
 
 def _quote(value: str) -> str:
@@ -40,12 +52,12 @@ def prepared(column: Column) -> str | None:
     """An expression computed once per row (`p_<column>`) that the checks then reuse."""
     raw = f"r_{column.name}"
     return {
-        "postcode": f"upper(regexp_replace({raw}, '\\s', '', 'g'))",
+        "postcode": f"upper({without_whitespace(raw)})",
         "code": f"upper({raw})",
         "date": _date(raw),
         "int": f"try_cast({raw} as double)",
         "decimal": f"try_cast({raw} as double)",
-        "nhs": f"regexp_replace({raw}, '[\\s-]', '', 'g')",
+        "nhs": without_whitespace(raw, also="-"),
         "academic_year": (
             f"regexp_extract({raw}, '^([0-9]{{4}})\\s*[/-]\\s*([0-9]{{2}}|[0-9]{{4}})$', ['first', 'second'])"
         ),
@@ -94,7 +106,7 @@ def value_and_issue(column: Column) -> tuple[str, str]:
         well_formed = f"regexp_full_match({ready}, '[0-9]{{10}}')"
         passes = f"coalesce({modulus11_sql(ready)}, false)"
         return (
-            f"case when {well_formed} and {passes} then {hmac_sql(ready)} end",
+            f"case when {well_formed} and {passes} then {ready} end",
             f"case when {raw} is null then null "
             f"when not {well_formed} then 'NHS number is not 10 digits' "
             f"when not {passes} then 'NHS number fails the Modulus 11 check' end",
