@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ class ParsedFile:
     encoding: str
     ignored_columns: list[str]
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (source_row, text)
+    quoted: bool = True  # False when the file holds no double quote: no value spans lines
 
     @property
     def rows_read(self) -> int:
@@ -100,8 +102,9 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
         return "skip"
 
     generated = [f"c{i}" for i in range(len(header))]
-    try:
-        table = pacsv.read_csv(
+
+    def read(handler: Callable[[pacsv.InvalidRow], str] | None) -> pa.Table:
+        return pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(
                 use_threads=False,
@@ -109,7 +112,7 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
                 column_names=generated,
                 skip_rows=1,
             ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=keep_bad_row),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(
                 column_types={column: pa.string() for column in generated},
                 include_columns=[f"c{positions[column]}" for column in required],
@@ -117,6 +120,14 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
                 quoted_strings_can_be_null=False,
             ),
         )
+
+    try:
+        # A handler for invalid rows makes the reader three times slower: read without one
+        # first, and again with it only when some row has the wrong number of fields.
+        try:
+            table = read(None)
+        except pa.ArrowInvalid:
+            table = read(keep_bad_row)
     except (pa.ArrowInvalid, pa.ArrowException) as error:
         raise ExtractError(f"{name}: cannot be parsed as CSV ({error})") from None
     table = table.rename_columns(list(required))
@@ -127,4 +138,4 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
     if len(good_numbers) != table.num_rows:  # the reader numbered rows some other way
         good_numbers = np.arange(1, table.num_rows + 1, dtype=np.int64)
     table = table.append_column("source_row", pa.array(good_numbers, type=pa.int64()))
-    return ParsedFile(table, encoding, ignored, bad_rows)
+    return ParsedFile(table, encoding, ignored, bad_rows, quoted=b'"' in data)

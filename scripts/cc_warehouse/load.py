@@ -272,7 +272,7 @@ def load_file(
     stages = stages if stages is not None else Stages()
     feed = FEEDS[landing_file.feed]
     con.register("incoming", parsed.table)
-    sql = checked_sql(feed)
+    sql = checked_sql(feed, parsed.quoted)
     params = {"extract_date": landing_file.extract_date}
     # DuckDB refuses parameters a statement does not use (reference files have no dates).
     params = {name: value for name, value in params.items() if f"${name}" in sql}
