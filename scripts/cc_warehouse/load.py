@@ -55,6 +55,10 @@ AUDIT_DDL = {
         loaded_at timestamp""",
 }
 SQL_TYPES = {"date": "date", "int": "integer", "decimal": "double"}
+# DuckDB's share of the loader's memory unless CC_DUCKDB_MEMORY_LIMIT says otherwise: with the
+# Arrow tables of two files beside it, the whole process stays well under 8 GiB at England
+# scale (DuckDB keeps the blocks it wrote cached up to its limit).
+LOADER_MEMORY_LIMIT = "4GB"
 
 
 class LoadError(Exception):
@@ -217,46 +221,71 @@ class Stages:
         return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in self.seconds.items())
 
 
-# A temporary table of the run: the ten digits of every valid NHS number met so far and its
-# pseudonym. A number that repeats (in other rows, files and feeds) is hashed once; the table
-# lives in memory (or DuckDB's temp directory) only while the run lasts and is never committed.
-PSEUDONYMS = "run_pseudonyms"
-
-
 def _nhs_columns(feed: Feed) -> list[str]:
     return [column.name for column in feed.columns if column.kind == "nhs"]
 
 
-def _pseudonymise(con: duckdb.DuckDBPyConnection, feed: Feed, key: PseudoKey) -> int:
-    """Add the pseudonyms of the numbers of `checked` not met before in this run."""
-    columns = _nhs_columns(feed)
-    if not columns:
-        return 0
-    con.execute(f"create temp table if not exists {PSEUDONYMS} (digits varchar, pseudonym varchar)")
-    numbers = " union all ".join(
-        f"select v_{name} as digits from checked where v_{name} is not null" for name in columns
-    )
-    (added,) = con.execute(
-        f"""insert into {PSEUDONYMS}
-        select digits, {hmac_sql("digits")}
-        from (select distinct digits from ({numbers})) as numbers
-        anti join {PSEUDONYMS} as known using (digits)""",
-        key.params(),
-    ).fetchone()
-    return added
+class Pseudonyms:
+    """The pseudonyms of the NHS numbers met in a run, so that a number is hashed only once.
 
+    A number comes back in other rows, files and feeds (a baby in maternity, then at both of
+    its health visiting reviews, and in the next extract when a record is resent), mostly
+    within a few extract dates. Temporary tables, one per extract date, hold the ten digits
+    and the pseudonym of the numbers first met at that date; only the latest KEPT dates are
+    kept, so memory stays bounded however long the run. They live only in memory (or
+    DuckDB's temp directory) while the run lasts and are never committed.
+    """
 
-def _written_sql(feed: Feed) -> str:
-    """`checked` with every valid NHS number replaced by its pseudonym."""
-    columns = _nhs_columns(feed)
-    if not columns:
-        return "checked"
-    replaced = ", ".join(f"pseudo_{name}.pseudonym as v_{name}" for name in columns)
-    joins = " ".join(
-        f"left join {PSEUDONYMS} as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
-        for name in columns
-    )
-    return f"(select checked.* replace ({replaced}) from checked {joins})"
+    KEPT = 3
+
+    def __init__(self) -> None:
+        self.tables: list[tuple[dt.date, str]] = []
+        self.created = 0
+
+    def source(self) -> str:
+        return " union all ".join(f"select digits, pseudonym from {table}" for _, table in self.tables)
+
+    def add(self, con: duckdb.DuckDBPyConnection, feed: Feed, key: PseudoKey, extract_date: dt.date) -> int:
+        """Hash the numbers of `checked` not met before; returns how many were hashed."""
+        columns = _nhs_columns(feed)
+        if not columns:
+            return 0
+        if not self.tables or self.tables[-1][0] != extract_date:
+            self.created += 1
+            table = f"run_pseudonyms_{self.created}"
+            con.execute(f"create temp table {table} (digits varchar, pseudonym varchar)")
+            self.tables.append((extract_date, table))
+            for _, old in self.tables[: -self.KEPT]:
+                con.execute(f"drop table {old}")
+            self.tables = self.tables[-self.KEPT :]
+        numbers = " union all ".join(
+            f"select v_{name} as digits from checked where v_{name} is not null" for name in columns
+        )
+        (added,) = con.execute(
+            f"""insert into {self.tables[-1][1]}
+            select digits, {hmac_sql("digits")}
+            from (select distinct digits from ({numbers})) as numbers
+            anti join ({self.source()}) as known using (digits)""",
+            key.params(),
+        ).fetchone()
+        return added
+
+    def written_sql(self, feed: Feed) -> str:
+        """`checked` with every valid NHS number replaced by its pseudonym."""
+        columns = _nhs_columns(feed)
+        if not columns:
+            return "checked"
+        replaced = ", ".join(f"pseudo_{name}.pseudonym as v_{name}" for name in columns)
+        joins = " ".join(
+            f"left join ({self.source()}) as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
+            for name in columns
+        )
+        return f"(select checked.* replace ({replaced}) from checked {joins})"
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        for _, table in self.tables:
+            con.execute(f"drop table if exists {table}")
+        self.tables = []
 
 
 def load_file(
@@ -268,8 +297,10 @@ def load_file(
     key: PseudoKey,
     is_demo: bool = False,
     stages: Stages | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> FileResult:
     stages = stages if stages is not None else Stages()
+    pseudonyms = pseudonyms if pseudonyms is not None else Pseudonyms()
     feed = FEEDS[landing_file.feed]
     con.register("incoming", parsed.table)
     sql = checked_sql(feed, parsed.quoted)
@@ -281,7 +312,7 @@ def load_file(
     if is_demo:
         check_demo_numbers(con, feed, landing_file.name)
     stages.done("check")
-    _pseudonymise(con, feed, key)
+    pseudonyms.add(con, feed, key, landing_file.extract_date)
     stages.done("pseudonymise")
     meta = {
         "file_name": landing_file.name,
@@ -294,7 +325,7 @@ def load_file(
         con.execute(f"delete from raw.{feed.name}")
     outputs = ", ".join(c.output for c in feed.columns)
     values = ", ".join(f"v_{c.name}" for c in feed.columns)
-    written = _written_sql(feed)
+    written = pseudonyms.written_sql(feed)
     con.execute(
         f"""insert into raw.{feed.name} ({outputs}, file_name, extract_date, source_row, loaded_at)
         select {values}, $file_name, $extract_date, source_row, $loaded_at
@@ -424,7 +455,7 @@ def _fault_point(files_loaded: int) -> None:
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     try:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(warehouse), config=config.duckdb_config())
+        return duckdb.connect(str(warehouse), config=config.duckdb_config(LOADER_MEMORY_LIMIT))
     except duckdb.IOException as error:
         if "lock" in str(error).lower():
             raise LoadError(
@@ -462,7 +493,9 @@ def check_demo_numbers(con: duckdb.DuckDBPyConnection, feed: Feed, name: str) ->
     if not columns:
         return
     issued = " or ".join(
-        f"regexp_full_match({without_whitespace(f'r_{c}', also='-')}, '[0-8][0-9]{{9}}')" for c in columns
+        f"case when regexp_full_match(r_{c}, '[0-9]{{10}}') then left(r_{c}, 1) <> '9' "
+        f"else regexp_full_match({without_whitespace(f'r_{c}', also='-')}, '[0-8][0-9]{{9}}') end"
+        for c in columns
     )
     (count,) = con.execute(f"select count(*) from checked where {issued}").fetchone()
     if count:
@@ -561,6 +594,7 @@ def _run_locked(
         ensure_schema(con)
         check_key(con, key)
         files = [*references, *extracts]
+        pseudonyms = Pseudonyms()
         known = dict(
             con.execute(
                 "select file_name, arg_max(sha256, loaded_at) from raw.load_log group by file_name"
@@ -595,7 +629,9 @@ def _run_locked(
                     )
                 stages = Stages()
                 stages.seconds["read and parse"] = prepared.seconds
-                result = load_file(con, landing_file, parsed, run_id, started, key, is_demo, stages)
+                result = load_file(
+                    con, landing_file, parsed, run_id, started, key, is_demo, stages, pseudonyms
+                )
                 encoding, ignored = parsed.encoding, parsed.ignored_columns
                 del parsed, prepared
                 con.execute(
@@ -631,6 +667,7 @@ def _run_locked(
         if boundaries is not None:
             features = load_boundaries(con, boundaries, started)
             log(f"reference/{boundaries.name}: {features} LSOA boundaries")
+        pseudonyms.drop(con)
         if not con.execute("select count(*) from raw.postcode_lsoa").fetchall()[0][0]:
             raise LoadError("reference/postcode_lsoa.csv is missing and none was loaded before")
         con.execute(
