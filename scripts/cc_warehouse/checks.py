@@ -162,7 +162,8 @@ def _row_reason(feed: Feed, quoted: bool) -> str:
 
 def checked_sql(feed: Feed, quoted: bool = True) -> str:
     """The checks of one file; `quoted` False says the file holds no double quote at all."""
-    raw_columns = ",\n    ".join(f"nullif(trim({c.name}), '') as r_{c.name}" for c in feed.columns)
+    # The reader hands the text over trimmed and blank as NULL (csvfile.trimmed).
+    raw_columns = ",\n    ".join(f"{c.name} as r_{c.name}" for c in feed.columns)
     typed = []
     for column in feed.columns:
         value, issue = value_and_issue(column)

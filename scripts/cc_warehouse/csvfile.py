@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -26,7 +27,7 @@ class ExtractError(Exception):
 
 @dataclass
 class ParsedFile:
-    table: pa.Table  # one string column per contract column, plus source_row
+    table: pa.Table  # one string column per contract column (trimmed, blank NULL), source_row
     encoding: str
     ignored_columns: list[str]
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (source_row, text)
@@ -55,6 +56,23 @@ def decode(data: bytes, name: str) -> tuple[bytes, str]:
             f"{name}: unreadable encoding (neither UTF-8 nor Windows-1252: {error.reason} "
             f"at byte {error.start})"
         ) from None
+
+
+# The characters DuckDB's trim() removes (Unicode category Zs, not tabs or line breaks): the
+# loader's values have always been trimmed as DuckDB does, here done by Arrow while the file
+# is read, at a fraction of the cost.
+SPACES = (
+    "\u0020\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+)
+
+
+def trimmed(table: pa.Table) -> pa.Table:
+    """Every column without surrounding spaces, and NULL where nothing is left."""
+    columns = []
+    for column in table.columns:
+        text = pc.utf8_trim(column, SPACES)
+        columns.append(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
+    return pa.table(columns, names=table.column_names)
 
 
 def normalise_header(name: str) -> str:
@@ -130,7 +148,7 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
             table = read(keep_bad_row)
     except (pa.ArrowInvalid, pa.ArrowException) as error:
         raise ExtractError(f"{name}: cannot be parsed as CSV ({error})") from None
-    table = table.rename_columns(list(required))
+    table = trimmed(table.rename_columns(list(required)))
     # pyarrow skips header-only blank lines silently; the remaining rows keep their order.
     total = table.num_rows + len(bad_rows)
     bad_numbers = np.fromiter((number for number, _ in bad_rows), dtype=np.int64)
