@@ -10,6 +10,7 @@ quarantined; the load log records both counts for every file.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime as dt
 import hashlib
@@ -25,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from . import atomic, config, validate
-from .checks import checked_sql
+from .checks import checked_sql, without_whitespace
 from .contract import (
     BOUNDARY_FILE,
     EXTRACT_FEEDS,
@@ -34,8 +35,8 @@ from .contract import (
     REFERENCE_FILES,
     Feed,
 )
-from .csvfile import ExtractError, parse
-from .pseudo import KeyError_, PseudoKey, choose_key
+from .csvfile import ExtractError, ParsedFile, parse
+from .pseudo import KeyError_, PseudoKey, choose_key, hmac_sql
 
 RAW_RECORD_LIMIT = 10_000
 META_COLUMNS = "file_name varchar, extract_date date, source_row bigint, loaded_at timestamp"
@@ -54,6 +55,10 @@ AUDIT_DDL = {
         loaded_at timestamp""",
 }
 SQL_TYPES = {"date": "date", "int": "integer", "decimal": "double"}
+# DuckDB's share of the loader's memory unless CC_DUCKDB_MEMORY_LIMIT says otherwise: with the
+# Arrow tables of two files beside it, the whole process stays well under 8 GiB at England
+# scale (DuckDB keeps the blocks it wrote cached up to its limit).
+LOADER_MEMORY_LIMIT = "4GB"
 
 
 class LoadError(Exception):
@@ -200,26 +205,115 @@ class FileResult:
     field_issues: int
 
 
+class Stages:
+    """Seconds spent in each stage of one file, for the progress line."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._started
+        self._started = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in self.seconds.items())
+
+
+def _nhs_columns(feed: Feed) -> list[str]:
+    return [column.name for column in feed.columns if column.kind == "nhs"]
+
+
+class Pseudonyms:
+    """The pseudonyms of the NHS numbers met in a run, so that a number is hashed only once.
+
+    A number comes back in other rows, files and feeds (a baby in maternity, then at both of
+    its health visiting reviews, and in the next extract when a record is resent), mostly
+    within a few extract dates. Temporary tables, one per extract date, hold the ten digits
+    and the pseudonym of the numbers first met at that date; only the latest KEPT dates are
+    kept, so memory stays bounded however long the run. They live only in memory (or
+    DuckDB's temp directory) while the run lasts and are never committed.
+    """
+
+    KEPT = 3
+
+    def __init__(self) -> None:
+        self.tables: list[tuple[dt.date, str]] = []
+        self.created = 0
+
+    def source(self) -> str:
+        return " union all ".join(f"select digits, pseudonym from {table}" for _, table in self.tables)
+
+    def add(self, con: duckdb.DuckDBPyConnection, feed: Feed, key: PseudoKey, extract_date: dt.date) -> int:
+        """Hash the numbers of `checked` not met before; returns how many were hashed."""
+        columns = _nhs_columns(feed)
+        if not columns:
+            return 0
+        if not self.tables or self.tables[-1][0] != extract_date:
+            self.created += 1
+            table = f"run_pseudonyms_{self.created}"
+            con.execute(f"create temp table {table} (digits varchar, pseudonym varchar)")
+            self.tables.append((extract_date, table))
+            for _, old in self.tables[: -self.KEPT]:
+                con.execute(f"drop table {old}")
+            self.tables = self.tables[-self.KEPT :]
+        numbers = " union all ".join(
+            f"select v_{name} as digits from checked where v_{name} is not null" for name in columns
+        )
+        (added,) = con.execute(
+            f"""insert into {self.tables[-1][1]}
+            select digits, {hmac_sql("digits")}
+            from (select distinct digits from ({numbers})) as numbers
+            anti join ({self.source()}) as known using (digits)""",
+            key.params(),
+        ).fetchone()
+        return added
+
+    def written_sql(self, feed: Feed) -> str:
+        """`checked` with every valid NHS number replaced by its pseudonym."""
+        columns = _nhs_columns(feed)
+        if not columns:
+            return "checked"
+        replaced = ", ".join(f"pseudo_{name}.pseudonym as v_{name}" for name in columns)
+        joins = " ".join(
+            f"left join ({self.source()}) as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
+            for name in columns
+        )
+        return f"(select checked.* replace ({replaced}) from checked {joins})"
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        for _, table in self.tables:
+            con.execute(f"drop table if exists {table}")
+        self.tables = []
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     landing_file: LandingFile,
-    data: bytes,
+    parsed: ParsedFile,
     run_id: str,
     loaded_at: dt.datetime,
     key: PseudoKey,
     is_demo: bool = False,
-) -> tuple[FileResult, str, list[str]]:
+    stages: Stages | None = None,
+    pseudonyms: Pseudonyms | None = None,
+) -> FileResult:
+    stages = stages if stages is not None else Stages()
+    pseudonyms = pseudonyms if pseudonyms is not None else Pseudonyms()
     feed = FEEDS[landing_file.feed]
-    parsed = parse(data, landing_file.name, feed.column_names)
     con.register("incoming", parsed.table)
-    sql = checked_sql(feed)
-    params = {**key.params(), "extract_date": landing_file.extract_date}
+    sql = checked_sql(feed, parsed.quoted)
+    params = {"extract_date": landing_file.extract_date}
     # DuckDB refuses parameters a statement does not use (reference files have no dates).
     params = {name: value for name, value in params.items() if f"${name}" in sql}
     con.execute(f"create or replace temp table checked as {sql}", params)
     con.unregister("incoming")
     if is_demo:
         check_demo_numbers(con, feed, landing_file.name)
+    stages.done("check")
+    pseudonyms.add(con, feed, key, landing_file.extract_date)
+    stages.done("pseudonymise")
     meta = {
         "file_name": landing_file.name,
         "extract_date": landing_file.extract_date,
@@ -231,23 +325,26 @@ def load_file(
         con.execute(f"delete from raw.{feed.name}")
     outputs = ", ".join(c.output for c in feed.columns)
     values = ", ".join(f"v_{c.name}" for c in feed.columns)
+    written = pseudonyms.written_sql(feed)
     con.execute(
         f"""insert into raw.{feed.name} ({outputs}, file_name, extract_date, source_row, loaded_at)
         select {values}, $file_name, $extract_date, source_row, $loaded_at
-        from checked where reason is null""",
+        from {written} as written where reason is null""",
         {k: meta[k] for k in ("file_name", "extract_date", "loaded_at")},
     )
-    _quarantine(con, feed, parsed.bad_rows, meta)
+    _quarantine(con, feed, written, parsed.bad_rows, meta)
     issues = _field_issues(con, feed, meta)
     accepted, quarantined = con.execute(
         "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
         "from checked"
     ).fetchall()[0]
+    con.execute("drop table checked")
+    stages.done("write")
     quarantined += len(parsed.bad_rows)
     result = FileResult(parsed.rows_read, accepted, quarantined, issues)
     if result.rows_read != accepted + quarantined:  # a broken promise: stop the run
         raise LoadError(f"{landing_file.name}: rows do not reconcile ({result})")
-    return result, parsed.encoding, parsed.ignored_columns
+    return result
 
 
 def _record_json(feed: Feed) -> str:
@@ -265,14 +362,14 @@ def _record_json(feed: Feed) -> str:
 
 
 def _quarantine(
-    con: duckdb.DuckDBPyConnection, feed: Feed, bad_rows: list[tuple[int, str]], meta: dict
+    con: duckdb.DuckDBPyConnection, feed: Feed, written: str, bad_rows: list[tuple[int, str]], meta: dict
 ) -> None:
     columns = "run_id, file_name, feed, source_row, reason, record_key, raw_record, loaded_at"
     con.execute(
         f"""insert into raw.quarantine ({columns})
         select $run_id, $file_name, $feed, source_row, reason, r_{feed.key}, {_record_json(feed)},
             $loaded_at
-        from checked where reason is not null""",
+        from {written} as written where reason is not null""",
         {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
     )
     if not bad_rows:
@@ -307,18 +404,15 @@ def _field_issues(con: duckdb.DuckDBPyConnection, feed: Feed, meta: dict) -> int
             f"{raw_value} as raw_value, i_{column.name} as reason "
             f"from checked where reason is null and i_{column.name} is not null"
         )
-    con.execute(
+    (inserted,) = con.execute(
         f"""insert into raw.field_issues
             (run_id, file_name, feed, source_row, record_key, field, raw_value, reason, loaded_at)
         select $run_id, $file_name, $feed, source_row, record_key, field, raw_value, reason,
             $loaded_at
         from ({" union all ".join(selects)})""",
         {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
-    )
-    return con.execute(
-        "select count(*) from raw.field_issues where run_id = ? and file_name = ?",
-        [meta["run_id"], meta["file_name"]],
-    ).fetchall()[0][0]
+    ).fetchone()
+    return inserted
 
 
 def load_boundaries(con: duckdb.DuckDBPyConnection, path: Path, loaded_at: dt.datetime) -> int:
@@ -361,7 +455,7 @@ def _fault_point(files_loaded: int) -> None:
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     try:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(warehouse), config=config.duckdb_config())
+        return duckdb.connect(str(warehouse), config=config.duckdb_config(LOADER_MEMORY_LIMIT))
     except duckdb.IOException as error:
         if "lock" in str(error).lower():
             raise LoadError(
@@ -399,7 +493,8 @@ def check_demo_numbers(con: duckdb.DuckDBPyConnection, feed: Feed, name: str) ->
     if not columns:
         return
     issued = " or ".join(
-        f"regexp_full_match(regexp_replace(coalesce(r_{c}, ''), '[\\s-]', '', 'g'), '[0-8][0-9]{{9}}')"
+        f"case when regexp_full_match(r_{c}, '[0-9]{{10}}') then left(r_{c}, 1) <> '9' "
+        f"else regexp_full_match({without_whitespace(f'r_{c}', also='-')}, '[0-8][0-9]{{9}}') end"
         for c in columns
     )
     (count,) = con.execute(f"select count(*) from checked where {issued}").fetchone()
@@ -427,7 +522,7 @@ def _disk_error(error: Exception, settings: config.Settings) -> LoadError:
     )
 
 
-def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, int]:
+def run(settings: config.Settings, validate_with_ge: bool = True, quiet: bool = False) -> dict[str, int]:
     key, is_demo = choose_key(settings.pseudo_key, settings.landing_dir)
     if is_demo:
         check_demo_marker(settings.landing_dir)
@@ -443,8 +538,40 @@ def run(settings: config.Settings, validate_with_ge: bool = True) -> dict[str, i
     with atomic.pipeline_lock(settings, "load"):
         atomic.recover(settings)
         return _run_locked(
-            settings, key, is_demo, extracts, references, boundaries, validate_with_ge, docs_dir
+            settings, key, is_demo, extracts, references, boundaries, validate_with_ge, docs_dir, quiet
         )
+
+
+@dataclass
+class Prepared:
+    """A file read, fingerprinted and (when it will be loaded) parsed, ahead of its turn."""
+
+    landing_file: LandingFile
+    sha: str
+    data: bytes | None  # kept only when parsing was left for later
+    parsed: ParsedFile | None
+    seconds: float
+
+    def parse(self) -> ParsedFile:
+        assert self.data is not None
+        return parse(self.data, self.landing_file.name, FEEDS[self.landing_file.feed].column_names)
+
+
+def _prepare(landing_file: LandingFile, known: dict[str, str]) -> Prepared:
+    started = time.perf_counter()
+    try:
+        data = landing_file.path.read_bytes()
+    except OSError as error:
+        raise LoadError(f"{landing_file.name}: cannot be read ({error.strerror or error})") from None
+    sha = hashlib.sha256(data).hexdigest()
+    if landing_file.name in known:  # skipped or refused, decided in turn: no parsing ahead
+        return Prepared(landing_file, sha, data, None, time.perf_counter() - started)
+    parsed = parse(data, landing_file.name, FEEDS[landing_file.feed].column_names)
+    return Prepared(landing_file, sha, None, parsed, time.perf_counter() - started)
+
+
+def _rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f} rows/s" if seconds > 0 else "- rows/s"
 
 
 def _run_locked(
@@ -456,6 +583,7 @@ def _run_locked(
     boundaries: Path | None,
     validate_with_ge: bool,
     docs_dir: Path,
+    quiet: bool = False,
 ) -> dict[str, int]:
     run_id = uuid.uuid4().hex[:12]
     started = dt.datetime.now()
@@ -465,56 +593,81 @@ def _run_locked(
         con.execute("begin transaction")
         ensure_schema(con)
         check_key(con, key)
-        for landing_file in [*references, *extracts]:
-            started_file = time.perf_counter()
-            try:
-                data = landing_file.path.read_bytes()
-            except OSError as error:
-                raise LoadError(f"{landing_file.name}: cannot be read ({error.strerror or error})") from None
-            sha = hashlib.sha256(data).hexdigest()
-            before = previous_sha(con, landing_file.name)
-            if before == sha:
-                totals["files_skipped"] += 1
-                continue
-            if before is not None and landing_file.feed in EXTRACT_FEEDS:
-                raise LoadError(
-                    f"{landing_file.name}: refused: a different file was loaded under this name "
-                    "before. A correction must arrive as a new extract with a later date."
-                )
-            result, encoding, ignored = load_file(con, landing_file, data, run_id, started, key, is_demo)
-            if ignored:
-                log(f"warning: {landing_file.name}: extra column(s) ignored: {', '.join(ignored)}")
+        files = [*references, *extracts]
+        pseudonyms = Pseudonyms()
+        known = dict(
             con.execute(
-                "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    run_id,
-                    landing_file.name,
-                    landing_file.feed,
-                    landing_file.extract_date,
-                    sha,
-                    result.rows_read,
-                    result.rows_accepted,
-                    result.rows_quarantined,
-                    result.field_issues,
-                    ", ".join(ignored) or None,
-                    encoding,
-                    None,
-                    started,
-                ],
-            )
-            totals["files_loaded"] += 1
-            _fault_point(totals["files_loaded"])
-            totals["rows_read"] += result.rows_read
-            totals["rows_quarantined"] += result.rows_quarantined
-            seconds = time.perf_counter() - started_file
-            log(
-                f"{landing_file.name}: {result.rows_read} read, {result.rows_accepted} accepted, "
-                f"{result.rows_quarantined} quarantined, {result.field_issues} field issues "
-                f"({seconds:.2f} s, {encoding})"
-            )
+                "select file_name, arg_max(sha256, loaded_at) from raw.load_log group by file_name"
+            ).fetchall()
+        )
+        # The next file is read and parsed in a thread (pyarrow releases the GIL) while DuckDB
+        # checks and writes the current one: both cores stay busy. Files are still taken, and
+        # their errors raised, in order.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as reader:
+            pending = reader.submit(_prepare, files[0], known) if files else None
+            for index, landing_file in enumerate(files):
+                assert pending is not None
+                started_file = time.perf_counter()
+                prepared = pending.result()
+                waited = time.perf_counter() - started_file
+                pending = reader.submit(_prepare, files[index + 1], known) if index + 1 < len(files) else None
+                sha = prepared.sha
+                before = previous_sha(con, landing_file.name)
+                if before == sha:
+                    totals["files_skipped"] += 1
+                    continue
+                if before is not None and landing_file.feed in EXTRACT_FEEDS:
+                    raise LoadError(
+                        f"{landing_file.name}: refused: a different file was loaded under this name "
+                        "before. A correction must arrive as a new extract with a later date."
+                    )
+                parsed = prepared.parsed if prepared.parsed is not None else prepared.parse()
+                if parsed.ignored_columns:
+                    log(
+                        f"warning: {landing_file.name}: extra column(s) ignored: "
+                        f"{', '.join(parsed.ignored_columns)}"
+                    )
+                stages = Stages()
+                stages.seconds["read and parse"] = prepared.seconds
+                result = load_file(
+                    con, landing_file, parsed, run_id, started, key, is_demo, stages, pseudonyms
+                )
+                encoding, ignored = parsed.encoding, parsed.ignored_columns
+                del parsed, prepared
+                con.execute(
+                    "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        landing_file.name,
+                        landing_file.feed,
+                        landing_file.extract_date,
+                        sha,
+                        result.rows_read,
+                        result.rows_accepted,
+                        result.rows_quarantined,
+                        result.field_issues,
+                        ", ".join(ignored) or None,
+                        encoding,
+                        None,
+                        started,
+                    ],
+                )
+                totals["files_loaded"] += 1
+                _fault_point(totals["files_loaded"])
+                totals["rows_read"] += result.rows_read
+                totals["rows_quarantined"] += result.rows_quarantined
+                seconds = time.perf_counter() - started_file
+                if not quiet:
+                    log(
+                        f"{landing_file.name}: {result.rows_read} read, {result.rows_accepted} accepted, "
+                        f"{result.rows_quarantined} quarantined, {result.field_issues} field issues "
+                        f"({seconds:.2f} s, {_rate(result.rows_read, seconds)}, {encoding}; "
+                        f"waited {waited:.2f} s for {stages})"
+                    )
         if boundaries is not None:
             features = load_boundaries(con, boundaries, started)
             log(f"reference/{boundaries.name}: {features} LSOA boundaries")
+        pseudonyms.drop(con)
         if not con.execute("select count(*) from raw.postcode_lsoa").fetchall()[0][0]:
             raise LoadError("reference/postcode_lsoa.csv is missing and none was loaded before")
         con.execute(
@@ -567,21 +720,25 @@ def _run_locked(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-validate", action="store_true", help="skip the Great Expectations validation")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no line per file: only warnings, errors and the summary"
+    )
     args = parser.parse_args(argv)
     settings = config.settings()
     started = time.perf_counter()
     try:
-        totals = run(settings, validate_with_ge=not args.no_validate)
+        totals = run(settings, validate_with_ge=not args.no_validate, quiet=args.quiet)
     except ValidationFailed as error:
         print(f"load committed, but {error}", file=sys.stderr)
         return 1
     except (LoadError, ExtractError, KeyError_, atomic.StateError) as error:
         print(f"load failed, nothing was committed: {error}", file=sys.stderr)
         return 1
+    seconds = time.perf_counter() - started
     log(
         f"load complete: {totals['files_loaded']} file(s) loaded, {totals['files_skipped']} "
         f"already loaded, {totals['rows_read']} rows read, {totals['rows_quarantined']} "
-        f"quarantined ({time.perf_counter() - started:.1f} s)"
+        f"quarantined ({seconds:.1f} s, {_rate(totals['rows_read'], seconds)})"
     )
     return 0
 
