@@ -58,7 +58,7 @@ SQL_TYPES = {"date": "date", "int": "integer", "decimal": "double"}
 # DuckDB's share of the loader's memory unless CC_DUCKDB_MEMORY_LIMIT says otherwise: with the
 # Arrow tables of two files beside it, the whole process stays well under 8 GiB at England
 # scale (DuckDB keeps the blocks it wrote cached up to its limit).
-LOADER_MEMORY_LIMIT = "4GB"
+LOADER_MEMORY_LIMIT = "3GB"
 
 
 class LoadError(Exception):
