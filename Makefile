@@ -23,10 +23,12 @@ DBT := $(BIN)/dbt
 setup: $(STAMP)
 
 # Browser tests and PDF output need Debian's Chromium and chromedriver, and poppler for
-# checking PDFs. Installed when missing (as root, as on CI); otherwise say what is needed.
-SYSTEM_PACKAGES := chromium chromium-driver poppler-utils fonts-dejavu-core
+# checking PDFs; the Spark target (pyspark, which brings Spark itself) needs a Java 17
+# runtime. Installed when missing (as root, as on CI); otherwise say what is needed.
+SYSTEM_PACKAGES := chromium chromium-driver poppler-utils fonts-dejavu-core openjdk-17-jre-headless
 system-packages:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v pdftoppm >/dev/null; then \
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v pdftoppm >/dev/null \
+	    && command -v java >/dev/null; then \
 	  true; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "installing $(SYSTEM_PACKAGES)"; \

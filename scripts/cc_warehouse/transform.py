@@ -19,6 +19,10 @@ If anything fails or the process is killed before the commit, the live warehouse
 published copies are exactly as they were; a failed build is left in `<state>/build/` for
 inspection until the next transform. The whole run holds the pipeline lock, so a load
 cannot slip in between the copy and the rename.
+
+`CC_TARGET=spark` (pyspark in this process) is the Spark transform of spark.py: raw zone
+exported to Parquet, `dbt build --target spark`, marts read back and published. Any other
+target (a Spark cluster) is built in place by dbt, without publishing.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import atomic, config, dbt_summary, publish
+from . import atomic, config, dbt_summary, publish, spark
 
 
 class TransformError(Exception):
@@ -246,6 +250,8 @@ def transform(
     settings: config.Settings, dbt_args: list[str], freshness: bool = True, force: bool = False
 ) -> list[str]:
     check_writable(settings.reports_dir / "data_quality", "reports")
+    if settings.target == "spark":
+        return spark.transform(settings, dbt_args, freshness)
     if settings.target != "duckdb":
         return transform_in_place(settings, dbt_args, freshness)
     with atomic.pipeline_lock(settings, "transform"):
@@ -313,12 +319,13 @@ def main(argv: list[str] | None = None) -> int:
             f"({time.perf_counter() - started:.1f} s; --force rebuilds)"
         )
         return 0
-    except (TransformError, atomic.StateError) as error:
+    except (TransformError, spark.SparkTransformError, atomic.StateError) as error:
         print(f"transform failed: {error}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
     if tables:
-        print(f"built and published {len(tables)} marts to {settings.published_dir} ({seconds:.1f} s)")
+        where = "" if settings.target == "duckdb" else f" on the {settings.target} target"
+        print(f"built{where} and published {len(tables)} marts to {settings.published_dir} ({seconds:.1f} s)")
     else:
         print(f"built on the {settings.target} target ({seconds:.1f} s)")
     return 0

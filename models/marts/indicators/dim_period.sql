@@ -17,7 +17,11 @@ ordered as (
         period_label,
         period_start,
         period_end,
-        row_number() over (partition by period_type order by period_start) as period_order,
+        -- row_number() is BIGINT on DuckDB and INT on Spark: one type for the contract
+        cast(
+            row_number() over (partition by period_type order by period_start)
+            as {{ dbt.type_bigint() }}
+        ) as period_order,
         is_complete
 
     from periods

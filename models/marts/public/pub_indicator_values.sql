@@ -198,122 +198,81 @@ memberships as (
 
 ),
 
+{#-
+    Each round reads the previous round's counts once, with window functions over each
+    group, so that the SQL grows by one step per round: engines that inline CTEs (Spark)
+    would otherwise copy every earlier round several times into each later one.
+-#}
 {% for round_number in range(1, rounds + 1) %}
 {%- set previous = 'cells_' ~ (round_number - 1) %}
+{%- set is_candidate = '(not memberships.is_margin and cells.suppression is null'
+    ~ ' and cells.exact_count > 0)' %}
 
-group_states_{{ round_number }} as (
+-- every membership of every count, with the state of its group after the previous round
+members_{{ round_number }} as (
 
     select
         memberships.relation,
-        memberships.group_id,
+        memberships.is_margin,
+        {% for column in cell_columns -%}
+        cells.{{ column }},
+        {% endfor -%}
+        cells.suppression,
         sum(
             case when not memberships.is_margin and cells.suppression is not null then 1 else 0 end
-        ) as suppressed_members,
-        sum(
-            case
-                when
-                    not memberships.is_margin
-                    and cells.suppression is null
-                    and cells.exact_count > 0
-                    then 1
-                else 0
-            end
-        ) as candidate_members,
+        ) over (partition by memberships.relation, memberships.group_id) as suppressed_members,
+        sum(case when {{ is_candidate }} then 1 else 0 end)
+            over (partition by memberships.relation, memberships.group_id) as candidate_members,
         max(case when memberships.is_margin and cells.suppression is null then 1 else 0 end)
-            as margin_shown
+            over (partition by memberships.relation, memberships.group_id) as margin_shown,
+        -- shown non-zero members first, smallest count first (ties: area code, breakdown)
+        row_number() over (
+            partition by memberships.relation, memberships.group_id
+            order by
+                case when {{ is_candidate }} then 0 else 1 end,
+                cells.exact_count asc,
+                cells.area_code asc,
+                cells.breakdown asc
+        ) as candidate_rank
 
     from memberships
     inner join {{ previous }} as cells
         on
             memberships.row_id = cells.row_id
             and memberships.count_kind = cells.count_kind
-    group by memberships.relation, memberships.group_id
 
 ),
 
--- groups whose one hidden count is the shown total minus the other shown counts
-exposed_groups_{{ round_number }} as (
-
-    select
-        relation,
-        group_id,
-        candidate_members
-
-    from group_states_{{ round_number }}
-    where suppressed_members = 1 and margin_shown = 1
-
-),
-
-picks_{{ round_number }} as (
-
-    -- the smallest shown non-zero count of the group (ties: area code, then breakdown)
-    select
-        memberships.row_id,
-        memberships.count_kind,
-        {{ dbt.concat(["'secondary_'", 'memberships.relation']) }} as suppression,
-        row_number() over (
-            partition by memberships.relation, memberships.group_id
-            order by cells.exact_count asc, cells.area_code asc, cells.breakdown asc
-        ) as pick_rank
-
-    from exposed_groups_{{ round_number }} as exposed_groups
-    inner join memberships
-        on
-            exposed_groups.relation = memberships.relation
-            and exposed_groups.group_id = memberships.group_id
-    inner join {{ previous }} as cells
-        on
-            memberships.row_id = cells.row_id
-            and memberships.count_kind = cells.count_kind
-    where
-        not memberships.is_margin
-        and cells.suppression is null
-        and cells.exact_count > 0
-
-    union all
-
-    -- no such count (the others are all 0): the total itself
-    select
-        memberships.row_id,
-        memberships.count_kind,
-        'secondary_total' as suppression,
-        1 as pick_rank
-
-    from exposed_groups_{{ round_number }} as exposed_groups
-    inner join memberships
-        on
-            exposed_groups.relation = memberships.relation
-            and exposed_groups.group_id = memberships.group_id
-    where memberships.is_margin and exposed_groups.candidate_members = 0
-
-),
-
-chosen_{{ round_number }} as (
-
-    select
-        row_id,
-        count_kind,
-        min(suppression) as suppression
-
-    from picks_{{ round_number }}
-    where pick_rank = 1
-    group by row_id, count_kind
-
-),
-
+-- A group whose one hidden count is the shown total minus the other shown counts hides
+-- its smallest shown non-zero count too or, where there is none (the others are all 0),
+-- the total itself. Every count is a member of at least one group (its local authority's
+-- centres), so every count comes through.
 cells_{{ round_number }} as (
 
     select
         {% for column in cell_columns -%}
-        cells.{{ column }},
+        {{ column }},
         {% endfor -%}
-        coalesce(cells.suppression, chosen.suppression) as suppression
+        coalesce(
+            suppression,
+            min(
+                case
+                    when suppressed_members != 1 or margin_shown != 1 then null
+                    when
+                        not is_margin and suppression is null and exact_count > 0
+                        and candidate_rank = 1
+                        then {{ dbt.concat(["'secondary_'", 'relation']) }}
+                    when is_margin and candidate_members = 0 then 'secondary_total'
+                end
+            )
+        ) as suppression
 
-    from {{ previous }} as cells
-    left join chosen_{{ round_number }} as chosen
-        on
-            cells.row_id = chosen.row_id
-            and cells.count_kind = chosen.count_kind
+    from members_{{ round_number }}
+    group by
+        {% for column in cell_columns -%}
+        {{ column }},
+        {% endfor -%}
+        suppression
 
 ),
 {% endfor %}

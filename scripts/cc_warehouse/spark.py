@@ -1,0 +1,322 @@
+"""The Spark target: `make transform` with dbt-spark, for a warehouse that outgrows one machine.
+
+    CC_TARGET=spark python -m cc_warehouse.spark transform [--no-freshness] [dbt build options]
+    python -m cc_warehouse.spark export-raw
+
+The loader always writes the raw zone into the DuckDB warehouse (one transaction, the load
+log, quarantine). `transform` then, holding the pipeline lock:
+
+1. exports every raw.<table> of the warehouse to <state>/raw_parquet/<table>/ (Parquet,
+   DuckDB COPY; `export-raw` alone does only this), where dbt's on-run-start hook
+   (macros/spark/register_raw_zone.sql) registers each folder as the Spark table raw.<table>;
+2. runs `dbt build --target spark` (profiles.yml: pyspark in local mode);
+3. copies the marts Spark built (and the stored failures of the tests that did not pass)
+   into <state>/spark/marts.duckdb, prints the one-table summary of test warnings from it,
+   and checks source freshness;
+4. publishes those marts exactly as the DuckDB transform does (<state>/published).
+
+Spark keeps its own files beside the warehouse: <state>/spark/warehouse (tables),
+<state>/spark/metastore_db (the Derby metastore) and <state>/spark/tmp. A cluster (the
+commented Thrift and Databricks outputs in profiles.yml) reads the raw zone from shared
+storage instead: copy <state>/raw_parquet there and point CC_RAW_PARQUET at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from . import atomic, config, dbt_summary, publish
+
+RAW_SCHEMA = "raw"
+AUDIT_SCHEMA = "audit"
+
+
+class SparkTransformError(Exception):
+    """The Spark build stopped; the published copies are unchanged."""
+
+
+def raw_parquet_dir(settings: config.Settings) -> Path:
+    return settings.state_dir / "raw_parquet"
+
+
+def spark_dir(settings: config.Settings) -> Path:
+    return settings.state_dir / "spark"
+
+
+def marts_copy(settings: config.Settings) -> Path:
+    return spark_dir(settings) / "marts.duckdb"
+
+
+def spark_schema() -> str:
+    return os.environ.get("CC_SPARK_SCHEMA") or "childrens_centres"
+
+
+def target_path() -> Path:
+    # Beside DuckDB's target/, so that switching targets keeps each one's partial parse.
+    value = os.environ.get("DBT_TARGET_PATH") or "target/spark"
+    path = Path(value)
+    return path if path.is_absolute() else config.PROJECT_ROOT / path
+
+
+# --- 1. the raw zone as Parquet ---------------------------------------------------------------
+
+
+def raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        """select table_name from information_schema.tables
+        where table_schema = ? and table_type = 'BASE TABLE' order by table_name""",
+        [RAW_SCHEMA],
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _select_for_spark(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Every column, with TIMESTAMP as TIMESTAMPTZ.
+
+    A DuckDB TIMESTAMP is written to Parquet as a local (not UTC-adjusted) timestamp, which
+    Spark reads as TIMESTAMP_NTZ; as an instant it reads as Spark's TIMESTAMP, the type the
+    models and their contracts use.
+    """
+    columns = con.execute(
+        """select column_name, data_type from information_schema.columns
+        where table_schema = ? and table_name = ? order by ordinal_position""",
+        [RAW_SCHEMA, table],
+    ).fetchall()
+    selected = [
+        f'cast("{name}" as timestamptz) as "{name}"' if data_type == "TIMESTAMP" else f'"{name}"'
+        for name, data_type in columns
+    ]
+    return f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}"
+
+
+def export_raw(settings: config.Settings) -> list[tuple[str, int]]:
+    """Write every raw table to <state>/raw_parquet/<table>/, replacing each folder whole.
+
+    Each table is written to a hidden folder and renamed into place, so a Spark job reading
+    the previous export sees complete files (Spark skips names starting with '.').
+    """
+    if not settings.warehouse.is_file():
+        raise SparkTransformError(f"there is no warehouse at {settings.warehouse}: run `make load` first")
+    out = raw_parquet_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    run = uuid.uuid4().hex[:8]
+    con = duckdb.connect(str(settings.warehouse), read_only=True, config=config.duckdb_config())
+    exported = []
+    try:
+        tables = raw_tables(con)
+        if not tables:
+            raise SparkTransformError(f"{settings.warehouse} has no raw zone yet: run `make load` first")
+        for table in tables:
+            fresh = out / f".{table}.{run}"
+            fresh.mkdir()
+            con.execute(
+                f"copy ({_select_for_spark(con, table)}) to '{fresh / 'part-00000.parquet'}' "
+                "(format parquet, compression zstd)"
+            )
+            ((rows,),) = con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()
+            current = out / table
+            old = out / f".{table}.{run}.old"
+            if current.exists():
+                os.replace(current, old)
+            os.replace(fresh, current)
+            shutil.rmtree(old, ignore_errors=True)
+            exported.append((table, rows))
+    finally:
+        con.close()
+    return exported
+
+
+# --- 3. the Spark build's marts, read back -----------------------------------------------------
+
+
+def spark_session(settings: config.Settings):
+    """A local Spark session on the warehouse and metastore of the dbt `spark` target.
+
+    Only one process can open the Derby metastore at a time: call this after dbt has ended.
+    """
+    from pyspark.sql import SparkSession
+
+    home = spark_dir(settings)
+    builder = SparkSession.builder.enableHiveSupport().appName("cc_warehouse")
+    for key, value in {
+        "spark.master": f"local[{os.environ.get('CC_SPARK_CORES', '2')}]",
+        "spark.driver.memory": os.environ.get("CC_SPARK_DRIVER_MEMORY", "4g"),
+        "spark.sql.warehouse.dir": str(home / "warehouse"),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        "spark.local.dir": str(home / "tmp"),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": os.environ.get("CC_SPARK_SHUFFLE_PARTITIONS", "2"),
+        "spark.sql.adaptive.enabled": os.environ.get("CC_SPARK_ADAPTIVE", "false"),
+        "spark.sql.ansi.enabled": "false",  # as dbt-spark sets it
+    }.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def copy_from_spark(settings: config.Settings, audit_relations: list[str]) -> Path:
+    """Copy every mart of the Spark build, and the given stored failures, into DuckDB.
+
+    The copy (<state>/spark/marts.duckdb: marts in `main`, stored failures in `audit`) is
+    what the summary and the publish read, as they read the DuckDB warehouse after a
+    DuckDB build.
+    """
+    schema = spark_schema()
+    target = marts_copy(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    spark = spark_session(settings)
+    con = duckdb.connect(str(fresh), config=config.duckdb_config())
+    try:
+        marts = sorted(
+            row.tableName
+            for row in spark.sql(f"show tables in {schema}").collect()
+            if not row.isTemporary and row.tableName.startswith(publish.MART_PREFIXES)
+        )
+        if not marts:
+            raise SparkTransformError(f"the Spark schema {schema} holds no marts")
+        con.execute(f"create schema {AUDIT_SCHEMA}")
+        copies = [(f"{schema}.{name}", f"main.{name}") for name in marts]
+        copies += [(relation, relation) for relation in audit_relations]
+        for source, destination in copies:
+            frame = spark.table(source).toArrow()  # noqa: F841 - read by DuckDB below
+            con.execute(f"create table {destination} as select * from frame")
+            _naive_timestamps(con, destination)
+        con.execute("checkpoint")
+    except BaseException:
+        con.close()
+        fresh.unlink(missing_ok=True)
+        raise
+    finally:
+        spark.stop()
+    con.close()
+    os.replace(fresh, target)
+    return target
+
+
+def _naive_timestamps(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Spark's TIMESTAMP is an instant (TIMESTAMPTZ in DuckDB): back to local time, as the
+    DuckDB build stores it, so that both builds publish the same column types."""
+    schema, name = table.split(".")
+    columns = con.execute(
+        """select column_name from information_schema.columns
+        where table_schema = ? and table_name = ? and data_type = 'TIMESTAMP WITH TIME ZONE'""",
+        [schema, name],
+    ).fetchall()
+    for (column,) in columns:
+        con.execute(f'alter table {table} alter column "{column}" type timestamp')
+
+
+# --- the whole transform -----------------------------------------------------------------------
+
+
+def run_dbt(settings: config.Settings, command: list[str]) -> int:
+    env = {
+        **os.environ,
+        "CC_TARGET": "spark",
+        "CC_WAREHOUSE": str(settings.warehouse),
+        "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT),
+    }
+    dbt = Path(sys.executable).parent / "dbt"
+    try:
+        result = subprocess.run(
+            [
+                str(dbt if dbt.exists() else "dbt"),
+                *command,
+                "--target",
+                "spark",
+                "--project-dir",
+                str(config.PROJECT_ROOT),
+                "--target-path",
+                str(target_path()),
+            ],
+            cwd=config.PROJECT_ROOT,
+            env=env,
+        )
+    except OSError as error:
+        raise SparkTransformError(f"cannot run dbt: {error}") from None
+    return result.returncode
+
+
+def stored_failures(run_results: Path) -> list[str]:
+    """The audit relations of the tests that did not pass (what the summary shows)."""
+    return [
+        row["relation"]
+        for row in dbt_summary.results(run_results)
+        if row["status"] in ("warn", "fail") and (row["relation"] or "").startswith(f"{AUDIT_SCHEMA}.")
+    ]
+
+
+def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = True) -> list[str]:
+    with atomic.pipeline_lock(settings, "transform"):
+        atomic.recover(settings)
+        exported = export_raw(settings)
+        print(
+            f"raw zone exported for Spark: {len(exported)} tables to {raw_parquet_dir(settings)}", flush=True
+        )
+        run_results = target_path() / "run_results.json"
+        run_results.unlink(missing_ok=True)
+        status = run_dbt(settings, ["build", *dbt_args])
+        if not run_results.exists():
+            raise SparkTransformError(f"dbt build --target spark failed (exit code {status})")
+        copy = copy_from_spark(settings, stored_failures(run_results))
+        rows = dbt_summary.summarise(
+            run_results, copy, settings.reports_dir / "data_quality" / "dbt_test_warnings.csv"
+        )
+        print(dbt_summary.render(rows), flush=True)
+        if status != 0:
+            raise SparkTransformError(
+                f"dbt build --target spark failed (exit code {status}): see the table above and "
+                "logs/dbt.log; the published copies are unchanged"
+            )
+        if freshness and run_dbt(settings, ["source", "freshness", "--quiet"]) != 0:
+            print("source freshness: a feed is older than allowed (see above)", flush=True)
+        try:
+            version, tables = publish.stage(settings, copy)
+            publish.activate(settings, version)
+        except (OSError, publish.PublishError) as error:
+            raise SparkTransformError(f"publishing failed: {error}") from None
+        return tables
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["transform", "export-raw"])
+    parser.add_argument("--no-freshness", action="store_true", help="skip `dbt source freshness`")
+    args, dbt_args = parser.parse_known_args(argv)
+    settings = config.settings()
+    started = time.perf_counter()
+    try:
+        if args.step == "export-raw":
+            exported = export_raw(settings)
+            rows = sum(count for _, count in exported)
+            print(
+                f"raw zone exported for Spark: {len(exported)} tables, {rows:,d} rows, to "
+                f"{raw_parquet_dir(settings)} ({time.perf_counter() - started:.1f} s)"
+            )
+            return 0
+        tables = transform(settings, dbt_args, freshness=not args.no_freshness)
+    except (SparkTransformError, atomic.StateError) as error:
+        print(f"spark {args.step} failed: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"built on Spark and published {len(tables)} marts to {settings.published_dir} "
+        f"({time.perf_counter() - started:.1f} s)",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
