@@ -9,10 +9,10 @@ log, quarantine). `transform` then, holding the pipeline lock:
 1. exports every raw.<table> of the warehouse to <state>/raw_parquet/<table>/ (Parquet,
    DuckDB COPY; `export-raw` alone does only this), where dbt's on-run-start hook
    (macros/spark/register_raw_zone.sql) registers each folder as the Spark table raw.<table>;
-2. runs `dbt build --target spark` (profiles.yml: pyspark in local mode);
+2. runs `dbt build --target spark` (profiles.yml: pyspark in local mode), then
+   `dbt source freshness`;
 3. copies the marts Spark built (and the stored failures of the tests that did not pass)
-   into <state>/spark/marts.duckdb, prints the one-table summary of test warnings from it,
-   and checks source freshness;
+   into <state>/spark/marts.duckdb and prints the one-table summary of test warnings from it;
 4. publishes those marts exactly as the DuckDB transform does (<state>/published).
 
 Spark keeps its own files beside the warehouse: <state>/spark/warehouse (tables),
@@ -270,6 +270,9 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
         status = run_dbt(settings, ["build", *dbt_args])
         if not run_results.exists():
             raise SparkTransformError(f"dbt build --target spark failed (exit code {status})")
+        # Before this process starts Spark to copy the marts: the session's Derby metastore
+        # can be open in one process at a time, and ours stays open until we exit.
+        stale = freshness and status == 0 and run_dbt(settings, ["source", "freshness", "--quiet"]) != 0
         copy = copy_from_spark(settings, stored_failures(run_results))
         rows = dbt_summary.summarise(
             run_results, copy, settings.reports_dir / "data_quality" / "dbt_test_warnings.csv"
@@ -280,7 +283,7 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
                 f"dbt build --target spark failed (exit code {status}): see the table above and "
                 "logs/dbt.log; the published copies are unchanged"
             )
-        if freshness and run_dbt(settings, ["source", "freshness", "--quiet"]) != 0:
+        if stale:
             print("source freshness: a feed is older than allowed (see above)", flush=True)
         try:
             version, tables = publish.stage(settings, copy)
