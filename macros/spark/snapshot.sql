@@ -10,7 +10,8 @@
     Delta, Iceberg or Hudi (file_format in the config, or an existing table of that format)
     the adapter's MERGE is used, as in dbt-spark.
 
-    Everything else is dbt-spark 1.11's materialization unchanged.
+    Everything else is dbt-spark 1.11's materialization, except that the helper columns of a
+    unique key of several columns are kept out of the snapshot table, as dbt-core does.
 -#}
 
 {% macro spark_snapshot_overwrite_sql(target, source) -%}
@@ -124,21 +125,27 @@
       {% do adapter.expand_target_column_types(from_relation=staging_table,
                                                to_relation=target_relation) %}
 
+      {#- The staging table's helper columns never become snapshot columns: for a unique key
+          of several columns they are dbt_unique_key_1, _2, ... (as in dbt-core's own
+          materialization; added to the table, they would make the next run's staging query
+          ambiguous). -#}
+      {% set remove_columns = ['dbt_change_type', 'DBT_CHANGE_TYPE', 'dbt_unique_key', 'DBT_UNIQUE_KEY'] %}
+      {% if unique_key | is_list %}
+          {% for key in unique_key %}
+              {% do remove_columns.append('dbt_unique_key_' ~ loop.index) %}
+              {% do remove_columns.append('DBT_UNIQUE_KEY_' ~ loop.index) %}
+          {% endfor %}
+      {% endif %}
+
       {% set missing_columns = adapter.get_missing_columns(staging_table, target_relation)
-                                   | rejectattr('name', 'equalto', 'dbt_change_type')
-                                   | rejectattr('name', 'equalto', 'DBT_CHANGE_TYPE')
-                                   | rejectattr('name', 'equalto', 'dbt_unique_key')
-                                   | rejectattr('name', 'equalto', 'DBT_UNIQUE_KEY')
+                                   | rejectattr('name', 'in', remove_columns)
                                    | list %}
 
       {% do create_columns(target_relation, missing_columns) %}
 
       {% if use_merge %}
         {% set source_columns = adapter.get_columns_in_relation(staging_table)
-                                     | rejectattr('name', 'equalto', 'dbt_change_type')
-                                     | rejectattr('name', 'equalto', 'DBT_CHANGE_TYPE')
-                                     | rejectattr('name', 'equalto', 'dbt_unique_key')
-                                     | rejectattr('name', 'equalto', 'DBT_UNIQUE_KEY')
+                                     | rejectattr('name', 'in', remove_columns)
                                      | list %}
 
         {% set quoted_source_columns = [] %}
