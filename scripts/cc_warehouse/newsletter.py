@@ -422,17 +422,16 @@ def gather(published_db: Path, maps: bool = True) -> Marts:
     finally:
         con.close()
     values = values.astype(object).where(values.notna(), None)
-    revisions = revisions.astype(object).where(revisions.notna(), None)
     marts = Marts(values, indicators, areas, periods, completeness, cities)
-    marts.lookup = {
-        (r["indicator_id"], r["area_code"], r["period_label"], r["breakdown"]): r
-        for r in values.to_dict("records")
-    }
-    marts.revisions = {
-        (r["indicator_id"], r["area_code"], r["period_label"], r["breakdown"]): r
-        for r in revisions.to_dict("records")
-    }
+    marts.lookup = _by_figure(values)
+    marts.revisions = _by_figure(revisions.astype(object).where(revisions.notna(), None))
     return marts
+
+
+def _by_figure(frame: pd.DataFrame) -> dict[tuple, dict]:
+    """Rows keyed by the figure they describe (indicator, area, period, breakdown)."""
+    keys = ["indicator_id", "area_code", "period_label", "breakdown"]
+    return {tuple(row[k] for k in keys): row for row in frame.to_dict("records")}
 
 
 # ---------------------------------------------------------------- building one newsletter
