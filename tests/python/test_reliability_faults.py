@@ -9,9 +9,6 @@ on which nodes dbt runs, and the full build is exercised by the session's city.
 from __future__ import annotations
 
 import contextlib
-import csv
-import datetime as dt
-import io
 import os
 import random
 import signal
@@ -23,10 +20,8 @@ from pathlib import Path
 import pytest
 
 from cc_warehouse import atomic, config, newsletter
-from cc_warehouse.csvfile import decode
 from html_tree import parse
-from landing import MATERNITY_HEADER
-from pipeline import ROOT, State
+from pipeline import ROOT, State, write_correction
 from reliability import MODELS_ONLY, City, city, contents, fingerprint, no_traceback
 
 TINY = ("--select", "fct_load_files")  # one model: the commit protocol around a quick dbt run
@@ -35,43 +30,6 @@ TINY = ("--select", "fct_load_files")  # one model: the commit protocol around a
 @pytest.fixture(scope="module")
 def session_city(tmp_path_factory) -> City:
     return city(tmp_path_factory)
-
-
-def write_correction(state: State) -> tuple[str, int]:
-    """A later maternity extract correcting records of the earliest complete quarter: twelve
-    live babies of normal weight are re-sent with a weight of 2000 g. Returns the quarter and
-    how many of them are placed in a centre."""
-    ((quarter, start, end),) = state.query(
-        """select period_label, period_start, period_end from dim_period
-        where period_type = 'quarter' and is_complete order by period_start limit 1"""
-    )
-    chosen = state.query(
-        """select b.birth_id, b.file_name from stg_maternity__births b
-        where b.delivery_date between ? and ? and b.is_live_birth and b.birth_weight_grams >= 2500
-        order by b.birth_id limit 12""",
-        [start, end],
-    )
-    ((placed,),) = state.query(
-        "select count(*) from int_births_placed where is_placed and birth_id in (select unnest(?))",
-        [[birth_id for birth_id, _ in chosen]],
-    )
-    wanted = dict(chosen)
-    header = MATERNITY_HEADER.split(",")
-    corrected = []
-    for file_name in sorted(set(wanted.values())):
-        text, _ = decode((state.landing / file_name).read_bytes(), file_name)
-        for raw in csv.DictReader(io.StringIO(text.decode("utf-8"))):
-            row = {(name or "").strip().lower(): value for name, value in raw.items()}
-            if wanted.get(row["birth_id"]) == file_name:
-                row["birth_weight_grams"] = "2000"
-                corrected.append([row[column] for column in header])
-    assert len(corrected) == len(wanted) == 12
-    latest = max(path.name for path in (state.landing / "maternity").glob("maternity_*.csv"))
-    extract = dt.datetime.strptime(latest[len("maternity_") : -4], "%Y%m%d").date() + dt.timedelta(days=1)
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows([header, *corrected])
-    (state.landing / "maternity" / f"maternity_{extract:%Y%m%d}.csv").write_text(buffer.getvalue())
-    return quarter, placed
 
 
 @pytest.fixture(scope="module")
