@@ -1,9 +1,12 @@
 """SQL that applies the contract's column rules to one parsed file.
 
 `checked_sql(feed)` selects, for every row of the registered Arrow table `incoming`:
-`r_<column>` (trimmed raw text, NULL when blank), `v_<column>` (the cleaned, typed value or
-NULL), `i_<column>` (why the raw value was impossible, or NULL) and `reason` (why the whole
-row is quarantined, or NULL). The extract date arrives as the parameter `$extract_date`.
+`v_<column>` (the cleaned, typed value or NULL), `i_<column>` (why the raw value was
+impossible, or NULL) and `reason` (why the whole row is quarantined, or NULL). The raw text
+(`r_<column>` inside the statement: `incoming`'s value, trimmed, NULL when blank) is not
+selected: only the few quarantined rows and rows with an issue need it, and the loader takes
+those from the Arrow table (materialising the text of every row cost more than all the
+checks). The extract date arrives as the parameter `$extract_date`.
 
 For NHS numbers `v_<column>` holds the ten digits of a valid number: the loader replaces them
 by their pseudonym when it writes (`pseudo.py`), hashing each distinct number once per run.
@@ -137,13 +140,13 @@ def value_and_issue(column: Column) -> tuple[str, str]:
     raise ValueError(f"unknown column kind {column.kind!r}")
 
 
-def _row_reason(feed: Feed, quoted: bool) -> str:
+def _row_reason(feed: Feed, broken: tuple[str, ...]) -> str:
     """Why a row cannot be accepted, first reason first."""
     whens: list[str] = []
-    if quoted:  # without a quote in the file, no value can hold a line break
+    if broken:  # only the columns where the reader found a line break can hold one
         multi_line = " or ".join(
-            f"contains(coalesce(r_{c.name}, ''), chr(10)) or contains(coalesce(r_{c.name}, ''), chr(13))"
-            for c in feed.columns
+            f"contains(coalesce(r_{name}, ''), chr(10)) or contains(coalesce(r_{name}, ''), chr(13))"
+            for name in broken
         )
         whens.append(f"when {multi_line} then 'row runs over several lines (stray quote?)'")
     for column in feed.columns:
@@ -160,8 +163,10 @@ def _row_reason(feed: Feed, quoted: bool) -> str:
     return "case " + " ".join(whens) + " end"
 
 
-def checked_sql(feed: Feed, quoted: bool = True) -> str:
-    """The checks of one file; `quoted` False says the file holds no double quote at all."""
+def checked_sql(feed: Feed, broken: tuple[str, ...] | None = None) -> str:
+    """The checks of one file; `broken` names the columns in which some value holds a line
+    break (a quote that ran on), None when it is not known (every column is searched)."""
+    broken = feed.column_names if broken is None else broken
     # The reader hands the text over trimmed and blank as NULL (csvfile.trimmed).
     raw_columns = ",\n    ".join(f"{c.name} as r_{c.name}" for c in feed.columns)
     typed = []
@@ -183,6 +188,9 @@ def checked_sql(feed: Feed, quoted: bool = True) -> str:
     replaced = {earlier for earlier, _ in feed.date_order}
     kept = [f"{prefix}{c.name}" for c in feed.columns for prefix in ("v_", "i_") if c.name not in replaced]
     final_columns = ",\n    ".join(["source_row"] + [f"r_{c.name}" for c in feed.columns] + kept + ordered)
+    checked_columns = ", ".join(
+        ["source_row"] + [f"{prefix}{c.name}" for c in feed.columns for prefix in ("v_", "i_")]
+    )
     return f"""
 with raw_text as (
   select
@@ -190,7 +198,7 @@ with raw_text as (
     {raw_columns}
   from incoming
 ),
-prepared_values as materialized (
+prepared_values as (
   select
     *{prepared_sql}
   from raw_text
@@ -207,6 +215,6 @@ ordered as (
     {final_columns}
   from typed
 )
-select *, {_row_reason(feed, quoted)} as reason
+select {checked_columns}, {_row_reason(feed, broken)} as reason
 from ordered
 """
