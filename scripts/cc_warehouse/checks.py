@@ -76,11 +76,42 @@ def prepared(column: Column) -> str | None:
     }.get(column.kind)
 
 
+def _unknown(column: Column) -> str:
+    return _in(f"upper(r_{column.name})", column.unknown)
+
+
+def _number_issue(column: Column) -> str:
+    raw, ready = f"r_{column.name}", f"p_{column.name}"
+    whole = f"when {ready} <> floor({ready}) then 'not a whole number' " if column.kind == "int" else ""
+    return (
+        f"case when {raw} is null or {_unknown(column)} then null "
+        f"when {ready} is null or isnan({ready}) or isinf({ready}) "
+        f"then 'not a number' {whole}{_range_issue(ready, column)} end"
+    )
+
+
+def graded(column: Column) -> str | None:
+    """An expression over `p_<column>` computed once per row (`g_<column>`) that both the
+    value and the issue of the column read: computing it twice cost a quarter of the checks."""
+    ready = f"p_{column.name}"
+    if column.kind == "nhs":  # NULL: not ten digits; else whether the check digit holds
+        return (
+            f"case when regexp_full_match({ready}, '[0-9]{{10}}') "
+            f"then coalesce({modulus11_sql(ready)}, false) end"
+        )
+    if column.kind == "code":  # 0: an explicit unknown, 1: a known code, NULL: neither
+        return f"case when {_unknown(column)} then 0 when {_in(ready, column.codes)} then 1 end"
+    if column.kind in ("int", "decimal"):  # the issue
+        return _number_issue(column)
+    return None
+
+
 def value_and_issue(column: Column) -> tuple[str, str]:
-    """(cleaned value, issue reason) SQL expressions for one column, over `p_<column>`."""
+    """(cleaned value, issue reason) SQL expressions for one column, over `p_<column>` and
+    `g_<column>`."""
     raw = f"r_{column.name}"
     ready = f"p_{column.name}"
-    unknown = _in(f"upper({raw})", column.unknown)
+    grade = f"g_{column.name}"
     if column.kind in ("key", "text"):
         return raw, "cast(null as varchar)"
     if column.kind == "postcode":
@@ -92,10 +123,9 @@ def value_and_issue(column: Column) -> tuple[str, str]:
         )
         return value, "cast(null as varchar)"
     if column.kind == "code":
-        ok = _in(ready, column.codes)
         return (
-            f"case when {unknown} then null when {ok} then {ready} end",
-            f"case when {raw} is null or {unknown} or {ok} then null else 'unknown code' end",
+            f"case when {grade} = 1 then {ready} end",
+            f"case when {raw} is null or {grade} is not null then null else 'unknown code' end",
         )
     if column.kind == "date":
         return (
@@ -105,23 +135,15 @@ def value_and_issue(column: Column) -> tuple[str, str]:
             f"when {ready} > $extract_date then 'date after the extract date' end",
         )
     if column.kind in ("int", "decimal"):
-        whole = f"when {ready} <> floor({ready}) then 'not a whole number' " if column.kind == "int" else ""
-        issue = (
-            f"case when {raw} is null or {unknown} then null "
-            f"when {ready} is null or isnan({ready}) or isinf({ready}) "
-            f"then 'not a number' {whole}{_range_issue(ready, column)} end"
-        )
         sql_type = "integer" if column.kind == "int" else "double"
-        value = f"case when ({issue}) is null and not {unknown} then cast({ready} as {sql_type}) end"
-        return value, issue
+        value = f"case when {grade} is null and not {_unknown(column)} then cast({ready} as {sql_type}) end"
+        return value, grade
     if column.kind == "nhs":
-        well_formed = f"regexp_full_match({ready}, '[0-9]{{10}}')"
-        passes = f"coalesce({modulus11_sql(ready)}, false)"
         return (
-            f"case when {well_formed} and {passes} then {ready} end",
+            f"case when {grade} then {ready} end",
             f"case when {raw} is null then null "
-            f"when not {well_formed} then 'NHS number is not 10 digits' "
-            f"when not {passes} then 'NHS number fails the Modulus 11 check' end",
+            f"when {grade} is null then 'NHS number is not 10 digits' "
+            f"when not {grade} then 'NHS number fails the Modulus 11 check' end",
         )
     if column.kind == "academic_year":
         start = f"try_cast({ready}.first as integer)"
@@ -178,6 +200,7 @@ def checked_sql(feed: Feed, broken: tuple[str, ...] | None = None) -> str:
     prepared_sql = "".join(
         f",\n    {prepared(c)} as p_{c.name}" for c in feed.columns if prepared(c) is not None
     )
+    graded_sql = "".join(f",\n    {graded(c)} as g_{c.name}" for c in feed.columns if graded(c) is not None)
     ordered = []
     for earlier, later in feed.date_order:
         # The later date is the one the record is about (delivery, measurement); the earlier
@@ -203,12 +226,17 @@ prepared_values as (
     *{prepared_sql}
   from raw_text
 ),
+graded_values as (
+  select
+    *{graded_sql}
+  from prepared_values
+),
 typed as (
   select
     source_row,
     {", ".join(f"r_{c.name}" for c in feed.columns)},
     {typed_sql}
-  from prepared_values
+  from graded_values
 ),
 ordered as (
   select

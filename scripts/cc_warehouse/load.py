@@ -243,11 +243,13 @@ class Pseudonyms:
         self.tables: list[tuple[dt.date, str]] = []
         self.created = 0
 
-    def source(self) -> str:
-        return " union all ".join(f"select digits, pseudonym from {table}" for _, table in self.tables)
-
     def add(self, con: duckdb.DuckDBPyConnection, feed: Feed, key: PseudoKey, extract_date: dt.date) -> int:
-        """Hash the numbers of `checked` not met before; returns how many were hashed."""
+        """Make `file_pseudonyms`, the pseudonym of every number of `checked`, hashing only
+        the numbers not met before; returns how many were hashed.
+
+        The kept tables are read once per file here, and the file's rows are then joined to
+        this table of the file's own numbers, which is smaller.
+        """
         columns = _nhs_columns(feed)
         if not columns:
             return 0
@@ -262,12 +264,18 @@ class Pseudonyms:
         numbers = " union all ".join(
             f"select v_{name} as digits from checked where v_{name} is not null" for name in columns
         )
-        (added,) = con.execute(
-            f"""insert into {self.tables[-1][1]}
-            select digits, {hmac_sql("digits")}
+        known = " union all ".join(f"select digits, pseudonym from {table}" for _, table in self.tables)
+        con.execute(
+            f"""create or replace temp table file_pseudonyms as
+            select digits, known.pseudonym is null as is_new,
+                case when known.pseudonym is null then {hmac_sql("digits")} else known.pseudonym end
+                    as pseudonym
             from (select distinct digits from ({numbers})) as numbers
-            anti join ({self.source()}) as known using (digits)""",
+            left join ({known}) as known using (digits)""",
             key.params(),
+        )
+        (added,) = con.execute(
+            f"insert into {self.tables[-1][1]} select digits, pseudonym from file_pseudonyms where is_new"
         ).fetchone()
         return added
 
@@ -278,12 +286,13 @@ class Pseudonyms:
             return "checked"
         replaced = ", ".join(f"pseudo_{name}.pseudonym as v_{name}" for name in columns)
         joins = " ".join(
-            f"left join ({self.source()}) as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
+            f"left join file_pseudonyms as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
             for name in columns
         )
         return f"(select checked.* replace ({replaced}) from checked {joins})"
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("drop table if exists file_pseudonyms")
         for _, table in self.tables:
             con.execute(f"drop table if exists {table}")
         self.tables = []
