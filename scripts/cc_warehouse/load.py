@@ -425,21 +425,24 @@ def _quarantine(
 
 
 def _field_issues(con: duckdb.DuckDBPyConnection, feed: Feed, meta: dict) -> int:
-    selects = []
-    for column in feed.columns:
-        raw_value = "null" if column.kind == "nhs" else f"left(r_{column.name}, 200)"
-        selects.append(
-            f"select source_row, r_{feed.key} as record_key, '{column.output}' as field, "
-            f"{raw_value} as raw_value, i_{column.name} as reason "
-            f"from checked join flagged using (source_row) "
-            f"where reason is null and i_{column.name} is not null"
-        )
+    # One row per field with an issue: each flagged row unnested into its fields.
+    fields = ", ".join(
+        f"{{'field': '{column.output}', "
+        f"'raw_value': {'cast(null as varchar)' if column.kind == 'nhs' else f'left(r_{column.name}, 200)'}, "
+        f"'reason': i_{column.name}}}"
+        for column in feed.columns
+    )
     (inserted,) = con.execute(
         f"""insert into raw.field_issues
             (run_id, file_name, feed, source_row, record_key, field, raw_value, reason, loaded_at)
-        select $run_id, $file_name, $feed, source_row, record_key, field, raw_value, reason,
-            $loaded_at
-        from ({" union all ".join(selects)})""",
+        select $run_id, $file_name, $feed, source_row, record_key, issue.field, issue.raw_value,
+            issue.reason, $loaded_at
+        from (
+            select source_row, r_{feed.key} as record_key, unnest([{fields}]) as issue
+            from checked join flagged using (source_row)
+            where reason is null
+        )
+        where issue.reason is not null""",
         {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
     ).fetchone()
     return inserted
