@@ -32,7 +32,8 @@ class ParsedFile:
     encoding: str
     ignored_columns: list[str]
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (source_row, text)
-    quoted: bool = True  # False when the file holds no double quote: no value spans lines
+    # The columns in which some value holds a line break (a quote that ran on); None: unknown.
+    broken_columns: tuple[str, ...] | None = None
 
     @property
     def rows_read(self) -> int:
@@ -160,4 +161,15 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
     # DuckDB scans an Arrow table one batch per thread: batches of a DuckDB row group let
     # both cores work on one file (the reader makes one batch per 64 MB block).
     table = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_BATCH_ROWS), table.schema)
-    return ParsedFile(table, encoding, ignored, bad_rows, quoted=b'"' in data)
+    return ParsedFile(table, encoding, ignored, bad_rows, _with_line_breaks(table, required, b'"' in data))
+
+
+def _with_line_breaks(table: pa.Table, names: tuple[str, ...], quoted: bool) -> tuple[str, ...]:
+    """The columns in which some value holds a line break: only a quoted value can."""
+    if not quoted:
+        return ()
+    return tuple(
+        name
+        for name in names
+        if any(pc.any(pc.match_substring(table[name], eol)).as_py() for eol in ("\n", "\r"))
+    )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from . import atomic, config, validate
@@ -242,11 +243,13 @@ class Pseudonyms:
         self.tables: list[tuple[dt.date, str]] = []
         self.created = 0
 
-    def source(self) -> str:
-        return " union all ".join(f"select digits, pseudonym from {table}" for _, table in self.tables)
-
     def add(self, con: duckdb.DuckDBPyConnection, feed: Feed, key: PseudoKey, extract_date: dt.date) -> int:
-        """Hash the numbers of `checked` not met before; returns how many were hashed."""
+        """Make `file_pseudonyms`, the pseudonym of every number of `checked`, hashing only
+        the numbers not met before; returns how many were hashed.
+
+        The kept tables are read once per file here, and the file's rows are then joined to
+        this table of the file's own numbers, which is smaller.
+        """
         columns = _nhs_columns(feed)
         if not columns:
             return 0
@@ -261,12 +264,18 @@ class Pseudonyms:
         numbers = " union all ".join(
             f"select v_{name} as digits from checked where v_{name} is not null" for name in columns
         )
-        (added,) = con.execute(
-            f"""insert into {self.tables[-1][1]}
-            select digits, {hmac_sql("digits")}
+        known = " union all ".join(f"select digits, pseudonym from {table}" for _, table in self.tables)
+        con.execute(
+            f"""create or replace temp table file_pseudonyms as
+            select digits, known.pseudonym is null as is_new,
+                case when known.pseudonym is null then {hmac_sql("digits")} else known.pseudonym end
+                    as pseudonym
             from (select distinct digits from ({numbers})) as numbers
-            anti join ({self.source()}) as known using (digits)""",
+            left join ({known}) as known using (digits)""",
             key.params(),
+        )
+        (added,) = con.execute(
+            f"insert into {self.tables[-1][1]} select digits, pseudonym from file_pseudonyms where is_new"
         ).fetchone()
         return added
 
@@ -277,12 +286,13 @@ class Pseudonyms:
             return "checked"
         replaced = ", ".join(f"pseudo_{name}.pseudonym as v_{name}" for name in columns)
         joins = " ".join(
-            f"left join ({self.source()}) as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
+            f"left join file_pseudonyms as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
             for name in columns
         )
         return f"(select checked.* replace ({replaced}) from checked {joins})"
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("drop table if exists file_pseudonyms")
         for _, table in self.tables:
             con.execute(f"drop table if exists {table}")
         self.tables = []
@@ -303,14 +313,15 @@ def load_file(
     pseudonyms = pseudonyms if pseudonyms is not None else Pseudonyms()
     feed = FEEDS[landing_file.feed]
     con.register("incoming", parsed.table)
-    sql = checked_sql(feed, parsed.quoted)
+    if is_demo:
+        check_demo_numbers(con, feed, landing_file.name)
+    sql = checked_sql(feed, parsed.broken_columns)
     params = {"extract_date": landing_file.extract_date}
     # DuckDB refuses parameters a statement does not use (reference files have no dates).
     params = {name: value for name, value in params.items() if f"${name}" in sql}
     con.execute(f"create or replace temp table checked as {sql}", params)
+    _register_flagged(con, feed, parsed)
     con.unregister("incoming")
-    if is_demo:
-        check_demo_numbers(con, feed, landing_file.name)
     stages.done("check")
     pseudonyms.add(con, feed, key, landing_file.extract_date)
     stages.done("pseudonymise")
@@ -339,12 +350,30 @@ def load_file(
         "from checked"
     ).fetchall()[0]
     con.execute("drop table checked")
+    con.unregister("flagged")
     stages.done("write")
     quarantined += len(parsed.bad_rows)
     result = FileResult(parsed.rows_read, accepted, quarantined, issues)
     if result.rows_read != accepted + quarantined:  # a broken promise: stop the run
         raise LoadError(f"{landing_file.name}: rows do not reconcile ({result})")
     return result
+
+
+def _register_flagged(con: duckdb.DuckDBPyConnection, feed: Feed, parsed: ParsedFile) -> None:
+    """Register `flagged`: the raw text (`r_<column>`) of the rows quarantined or with an issue.
+
+    They are few; taking them from the Arrow table by position (source_row increases down
+    the table) spares copying the text of every row into `checked`.
+    """
+    issue = " or ".join(f"i_{c.name} is not null" for c in feed.columns)
+    numbers = con.execute(
+        f"select source_row from checked where reason is not null or {issue} order by source_row"
+    ).fetchnumpy()["source_row"]
+    table = parsed.table
+    positions = np.searchsorted(table.column("source_row").to_numpy(), numbers)
+    flagged = table.take(pa.array(positions, pa.int64()))
+    names = [name if name == "source_row" else f"r_{name}" for name in flagged.column_names]
+    con.register("flagged", flagged.rename_columns(names))
 
 
 def _record_json(feed: Feed) -> str:
@@ -369,7 +398,7 @@ def _quarantine(
         f"""insert into raw.quarantine ({columns})
         select $run_id, $file_name, $feed, source_row, reason, r_{feed.key}, {_record_json(feed)},
             $loaded_at
-        from {written} as written where reason is not null""",
+        from {written} as written join flagged using (source_row) where reason is not null""",
         {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
     )
     if not bad_rows:
@@ -396,20 +425,24 @@ def _quarantine(
 
 
 def _field_issues(con: duckdb.DuckDBPyConnection, feed: Feed, meta: dict) -> int:
-    selects = []
-    for column in feed.columns:
-        raw_value = "null" if column.kind == "nhs" else f"left(r_{column.name}, 200)"
-        selects.append(
-            f"select source_row, r_{feed.key} as record_key, '{column.output}' as field, "
-            f"{raw_value} as raw_value, i_{column.name} as reason "
-            f"from checked where reason is null and i_{column.name} is not null"
-        )
+    # One row per field with an issue: each flagged row unnested into its fields.
+    fields = ", ".join(
+        f"{{'field': '{column.output}', "
+        f"'raw_value': {'cast(null as varchar)' if column.kind == 'nhs' else f'left(r_{column.name}, 200)'}, "
+        f"'reason': i_{column.name}}}"
+        for column in feed.columns
+    )
     (inserted,) = con.execute(
         f"""insert into raw.field_issues
             (run_id, file_name, feed, source_row, record_key, field, raw_value, reason, loaded_at)
-        select $run_id, $file_name, $feed, source_row, record_key, field, raw_value, reason,
-            $loaded_at
-        from ({" union all ".join(selects)})""",
+        select $run_id, $file_name, $feed, source_row, record_key, issue.field, issue.raw_value,
+            issue.reason, $loaded_at
+        from (
+            select source_row, r_{feed.key} as record_key, unnest([{fields}]) as issue
+            from checked join flagged using (source_row)
+            where reason is null
+        )
+        where issue.reason is not null""",
         {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
     ).fetchone()
     return inserted
@@ -493,11 +526,11 @@ def check_demo_numbers(con: duckdb.DuckDBPyConnection, feed: Feed, name: str) ->
     if not columns:
         return
     issued = " or ".join(
-        f"case when regexp_full_match(r_{c}, '[0-9]{{10}}') then left(r_{c}, 1) <> '9' "
-        f"else regexp_full_match({without_whitespace(f'r_{c}', also='-')}, '[0-8][0-9]{{9}}') end"
+        f"case when regexp_full_match({c}, '[0-9]{{10}}') then left({c}, 1) <> '9' "
+        f"else regexp_full_match({without_whitespace(c, also='-')}, '[0-8][0-9]{{9}}') end"
         for c in columns
     )
-    (count,) = con.execute(f"select count(*) from checked where {issued}").fetchone()
+    (count,) = con.execute(f"select count(*) from incoming where {issued}").fetchone()
     if count:
         raise LoadError(
             f"{name}: the landing folder is marked as the synthetic demo ({config.DEMO_MARKER}) but "

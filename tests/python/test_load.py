@@ -250,6 +250,38 @@ def test_stray_quote_spanning_lines_is_quarantined(tmp_path, landing):
     ]
 
 
+def test_flagged_rows_keep_their_own_raw_text_after_unparseable_rows(tmp_path, landing):
+    # The raw text of quarantined rows and of fields with an issue is taken from the parsed
+    # file by row number: rows that could not be parsed must not shift it onto a neighbour.
+    maternity(
+        tmp_path,
+        [
+            "B1,D1,,,,,A,2024-04-01,40,3000,Y,0,N,Y",
+            "B2,D2,only three",
+            "B3,D3,,,,,Q,2024-04-01,40,3000,Y,0,N,Y",
+            "B4,D4,cut short",
+            ",D5,,,,,C,2024-04-01,41,3001,Y,0,N,Y",
+            'B6,D6,,,,,A,2024-04-01,40,3000,Y,0,"N',
+            'Y",Y',
+            "B7,D7,,,,,A,2024-04-01,40,77,Y,0,N,Y",
+        ],
+    )
+    run(tmp_path)
+    counts = "select rows_read, rows_quarantined from load_log where feed = 'maternity'"
+    assert query(tmp_path, counts) == [(7, 4)]
+    issues = set(query(tmp_path, "select source_row, record_key, field, raw_value, reason from field_issues"))
+    assert issues == {
+        (3, "B3", "mother_ethnic_category", "Q", "unknown code"),
+        (7, "B7", "birth_weight_grams", "77", "outside the possible range 200 to 7000"),
+    }
+    quarantined = dict(query(tmp_path, "select source_row, raw_record from quarantine where source_row = 5"))
+    assert '"delivery_id":"D5"' in quarantined[5] and '"gestation_weeks":"41"' in quarantined[5]
+    assert query(tmp_path, "select record_key, reason from quarantine where source_row = 6") == [
+        ("B6", "row runs over several lines (stray quote?)")
+    ]
+    assert query(tmp_path, "select birth_id from raw.maternity order by 1") == [("B1",), ("B3",), ("B7",)]
+
+
 def test_quarantine_never_holds_nhs_numbers_in_clear(tmp_path, landing):
     maternity(tmp_path, [f",D1,{NHS[0]},{BAD_NHS},,,A,2024-04-01,40,3000,Y,0,N,Y"])
     run(tmp_path)
