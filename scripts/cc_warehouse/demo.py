@@ -48,7 +48,6 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -59,6 +58,9 @@ from cc_warehouse.config import DEMO_MARKER, settings
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 Bools = NDArray[np.bool_]
+# Named numpy columns of equal length: all the model needs of a data frame, without the copies
+# a pandas frame makes to consolidate, take and concatenate its blocks.
+Frame = dict[str, NDArray]
 
 # --------------------------------------------------------------------------------------------
 # Contract and scale
@@ -288,6 +290,18 @@ def _draw_by_group(rng: np.random.Generator, eta: Floats, group: Ints, targets: 
         members = group == index
         probability[members] = _calibrated(eta[members], target)
     return rng.random(eta.size) < probability
+
+
+def _rows(frame: Frame) -> int:
+    return next(iter(frame.values())).size
+
+
+def _take(frame: Frame, rows: Ints | Bools) -> Frame:
+    return {name: column[rows] for name, column in frame.items()}
+
+
+def _concat(frames: Sequence[Frame]) -> Frame:
+    return {name: np.concatenate([frame[name] for frame in frames]) for name in frames[0]}
 
 
 def _trend(first_last: tuple[float, float], years: int) -> Floats:
@@ -629,8 +643,8 @@ def build_geography(scale: Scale, seed: int) -> Geography:
 
 @dataclass(frozen=True)
 class Births:
-    deliveries: pd.DataFrame  # sorted by day
-    babies: pd.DataFrame  # in delivery order
+    deliveries: Frame  # sorted by day
+    babies: Frame  # in delivery order
 
 
 def _delivery_days(rng: np.random.Generator, calendar: Calendar, scale: Scale) -> Ints:
@@ -671,60 +685,58 @@ def _gestations(rng: np.random.Generator, preterm: Bools, multiple: Bools) -> In
     return np.where(preterm, early, np.where(multiple, multiple_term, term))
 
 
-def _babies(rng: np.random.Generator, d: pd.DataFrame) -> pd.DataFrame:
-    delivery = np.repeat(np.arange(len(d)), d["multiplicity"].to_numpy())
-    gestation = d["gestation"].to_numpy()[delivery]
-    deprivation = d["deprivation"].to_numpy()[delivery]
+def _babies(rng: np.random.Generator, d: Frame) -> Frame:
+    delivery = np.repeat(np.arange(_rows(d)), d["multiplicity"])
+    gestation = d["gestation"][delivery]
+    deprivation = d["deprivation"][delivery]
     preterm = gestation < 37
     still_eta = 2.6 * preterm + 1.5 * (gestation < 28) + 0.3 * deprivation
     live = rng.random(delivery.size) >= _calibrated(still_eta, STILL_BIRTH)
     male = rng.random(delivery.size) < 0.512
-    ethnic = d["ethnic"].to_numpy()[delivery]
+    ethnic = d["ethnic"][delivery]
     log_weight = (
         np.log(np.interp(gestation, MEDIAN_WEIGHT_WEEKS, MEDIAN_WEIGHT_GRAMS))
         - 0.035 * ~male
-        - 0.07 * d["smoker"].to_numpy()[delivery]
+        - 0.07 * d["smoker"][delivery]
         - 0.06 * np.isin(ethnic, SOUTH_ASIAN)
-        - 0.08 * (d["multiplicity"].to_numpy()[delivery] > 1)
+        - 0.08 * (d["multiplicity"][delivery] > 1)
         - 0.02 * deprivation
         + rng.normal(0, 0.135, delivery.size)
     )
     term = ~preterm & live
     shift = math.log(2500) - np.quantile(log_weight[term], TERM_LOW_BIRTH_WEIGHT)
     weight = np.clip(np.round(np.exp(log_weight + shift)), 300, 6200).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "delivery": delivery,
-            "male": male,
-            "live": live,
-            "weight": weight,
-            "nhs": _nhs_numbers(rng, delivery.size, BABY_NHS_BASES),
-            "has_nhs": live | (rng.random(delivery.size) < 0.1),
-            "moved_out": rng.random(delivery.size) < MOVED_OUT,
-        }
-    )
+    return {
+        "delivery": delivery,
+        "male": male,
+        "live": live,
+        "weight": weight,
+        "nhs": _nhs_numbers(rng, delivery.size, BABY_NHS_BASES),
+        "has_nhs": live | (rng.random(delivery.size) < 0.1),
+        "moved_out": rng.random(delivery.size) < MOVED_OUT,
+    }
 
 
-def _breastfeeding(rng: np.random.Generator, d: pd.DataFrame, year: Ints, years: int) -> None:
+def _breastfeeding(rng: np.random.Generator, d: Frame, year: Ints, years: int) -> None:
     """Initiation, then still breastfed at the new birth visit and at 6-8 weeks."""
-    deprivation, bme = d["deprivation"].to_numpy(), d["ethnic"].to_numpy() >= FIRST_BME
-    teen, smoker = d["teen"].to_numpy(), d["smoker"].to_numpy()
+    deprivation, bme = d["deprivation"], d["ethnic"] >= FIRST_BME
+    teen, smoker = d["teen"], d["smoker"]
     initiation_eta = (
-        -0.5 * deprivation + 1.3 * bme - 0.9 * teen - 0.7 * smoker + 0.02 * (d["mother_age"].to_numpy() - 30)
+        -0.5 * deprivation + 1.3 * bme - 0.9 * teen - 0.7 * smoker + 0.02 * (d["mother_age"] - 30)
     )
     initiated = _draw_by_group(rng, initiation_eta, year, _trend(BREASTFEEDING_INITIATION, years))
     keep_eta = -0.35 * deprivation + 0.9 * bme - 0.4 * teen - 0.3 * smoker
     at_nbv = initiated & (
-        rng.random(len(d)) < _calibrated(keep_eta, BREASTFED_AT_NBV, initiated.astype(float))
+        rng.random(_rows(d)) < _calibrated(keep_eta, BREASTFED_AT_NBV, initiated.astype(float))
     )
     at_6_8 = at_nbv & (
-        rng.random(len(d)) < _calibrated(keep_eta, BREASTFED_AT_6_8_WEEKS, at_nbv.astype(float))
+        rng.random(_rows(d)) < _calibrated(keep_eta, BREASTFED_AT_6_8_WEEKS, at_nbv.astype(float))
     )
     d["bf_initiated"] = initiated
     d["bf_nbv"] = at_nbv
     d["bf_6_8"] = at_6_8
-    d["total_nbv"] = at_nbv & (rng.random(len(d)) < TOTALLY_BREASTFED_AT_NBV)
-    d["total_6_8"] = at_6_8 & (rng.random(len(d)) < TOTALLY_BREASTFED_AT_6_8_WEEKS)
+    d["total_nbv"] = at_nbv & (rng.random(_rows(d)) < TOTALLY_BREASTFED_AT_NBV)
+    d["total_6_8"] = at_6_8 & (rng.random(_rows(d)) < TOTALLY_BREASTFED_AT_6_8_WEEKS)
 
 
 def simulate_births(geo: Geography, calendar: Calendar, scale: Scale, seed: int) -> Births:
@@ -756,25 +768,23 @@ def simulate_births(geo: Geography, calendar: Calendar, scale: Scale, seed: int)
         rng.choice(SPONTANEOUS_METHODS, size=n, p=SPONTANEOUS_SHARES),
         rng.choice(OTHER_METHODS, size=n, p=OTHER_METHOD_SHARES),
     )
-    deliveries = pd.DataFrame(
-        {
-            "day": day,
-            "lsoa": lsoa,
-            "postcode": geo.draw_postcodes(rng, lsoa),
-            "typo_postcode": geo.draw_postcodes(rng, lsoa),
-            "in_maternity": (rng.random(n) >= BORN_ELSEWHERE) & (day >= calendar.start),
-            "deprivation": deprivation,
-            "teen": teen,
-            "mother_age": age,
-            "mother_birth_day": day - np.round(age * 365.25).astype(np.int64),
-            "mother_nhs": _nhs_numbers(rng, n, MOTHER_NHS_BASES),
-            "ethnic": ethnic,
-            "smoker": smoker,
-            "multiplicity": multiplicity,
-            "gestation": _gestations(rng, preterm, multiplicity > 1),
-            "method": method,
-        }
-    )
+    deliveries = {
+        "day": day,
+        "lsoa": lsoa,
+        "postcode": geo.draw_postcodes(rng, lsoa),
+        "typo_postcode": geo.draw_postcodes(rng, lsoa),
+        "in_maternity": (rng.random(n) >= BORN_ELSEWHERE) & (day >= calendar.start),
+        "deprivation": deprivation,
+        "teen": teen,
+        "mother_age": age,
+        "mother_birth_day": day - np.round(age * 365.25).astype(np.int64),
+        "mother_nhs": _nhs_numbers(rng, n, MOTHER_NHS_BASES),
+        "ethnic": ethnic,
+        "smoker": smoker,
+        "multiplicity": multiplicity,
+        "gestation": _gestations(rng, preterm, multiplicity > 1),
+        "method": method,
+    }
     _breastfeeding(rng, deliveries, year, scale.years)
     babies = _babies(rng, deliveries)
     live_babies = np.bincount(babies["delivery"], weights=babies["live"], minlength=n)
@@ -812,67 +822,60 @@ def _review_rows(
     rng: np.random.Generator,
     spec: ReviewSpec,
     kind: int,
-    child: pd.DataFrame,
+    child: Frame,
     geo: Geography,
     calendar: Calendar,
-) -> pd.DataFrame:
-    due = child["birth_day"].to_numpy() + spec.due_day
+) -> Frame:
+    due = child["birth_day"] + spec.due_day
     quarter = calendar.quarter_of(due)
-    rows = child[quarter >= 0].reset_index(drop=True)
+    rows = _take(child, quarter >= 0)
     due, quarter = due[quarter >= 0], quarter[quarter >= 0]
-    centre = geo.lsoa_centre[geo.postcode_lsoa[rows["postcode"].to_numpy()]]
-    deprivation = geo.deprivation[geo.postcode_lsoa[rows["postcode"].to_numpy()]]
+    centre = geo.lsoa_centre[geo.postcode_lsoa[rows["postcode"]]]
+    deprivation = geo.deprivation[geo.postcode_lsoa[rows["postcode"]]]
     done_eta = geo.review_done_effect[centre] - 0.2 * deprivation
-    done = rng.random(len(rows)) < _calibrated(done_eta, spec.done_share)
-    delay = spec.earliest_day + np.round(rng.gamma(spec.delay_shape, spec.delay_scale, len(rows)))
+    done = rng.random(_rows(rows)) < _calibrated(done_eta, spec.done_share)
+    delay = spec.earliest_day + np.round(rng.gamma(spec.delay_shape, spec.delay_scale, _rows(rows)))
     year = quarter // 4
     recorded_eta = spec.recording_spread * geo.nbv_recording_effect[centre]
-    recorded_share = np.zeros(len(rows))
+    recorded_share = np.zeros(_rows(rows))
     for index, target in enumerate(_trend(spec.recorded, calendar.years)):
         members = year == index
         recorded_share[members] = _calibrated(recorded_eta[members], target, done[members].astype(float))
-    recorded = done & (rng.random(len(rows)) < recorded_share)
-    breastfed, totally = rows[spec.breastfed].to_numpy(), rows[spec.totally].to_numpy()
-    return pd.DataFrame(
-        {
-            "child": rows["child"].to_numpy(),
-            "nhs": rows["nhs"].to_numpy(),
-            "birth_day": rows["birth_day"].to_numpy(),
-            "postcode": rows["postcode"].to_numpy(),
-            "kind": np.full(len(rows), kind),
-            "due": due,
-            "quarter": quarter,
-            "done": done,
-            "contact": rows["birth_day"].to_numpy() + delay.astype(np.int64),
-            "recorded": recorded,
-            "status": np.where(totally, 0, np.where(breastfed, 1, 2)),
-        }
-    )
+    recorded = done & (rng.random(_rows(rows)) < recorded_share)
+    breastfed, totally = rows[spec.breastfed], rows[spec.totally]
+    return {
+        "child": rows["child"],
+        "nhs": rows["nhs"],
+        "birth_day": rows["birth_day"],
+        "postcode": rows["postcode"],
+        "kind": np.full(_rows(rows), kind),
+        "due": due,
+        "quarter": quarter,
+        "done": done,
+        "contact": rows["birth_day"] + delay.astype(np.int64),
+        "recorded": recorded,
+        "status": np.where(totally, 0, np.where(breastfed, 1, 2)),
+    }
 
 
-def simulate_reviews(births: Births, geo: Geography, calendar: Calendar, seed: int) -> pd.DataFrame:
+def simulate_reviews(births: Births, geo: Geography, calendar: Calendar, seed: int) -> Frame:
     rng = _rng(seed, "health visiting")
     babies, deliveries = births.babies, births.deliveries
-    child = np.flatnonzero(babies["live"].to_numpy() & ~babies["moved_out"].to_numpy())
-    delivery = babies["delivery"].to_numpy()[child]
+    child = np.flatnonzero(babies["live"] & ~babies["moved_out"])
+    delivery = babies["delivery"][child]
     moved = rng.random(child.size) < MOVED_BEFORE_REVIEW
     new_home = geo.draw_postcodes(rng, geo.draw_lsoas(rng, child.size))
-    children = pd.DataFrame(
-        {
-            "child": child,
-            "nhs": babies["nhs"].to_numpy()[child],
-            "birth_day": deliveries["day"].to_numpy()[delivery],
-            "postcode": np.where(moved, new_home, deliveries["postcode"].to_numpy()[delivery]),
-            **{
-                name: deliveries[name].to_numpy()[delivery]
-                for name in ("bf_nbv", "bf_6_8", "total_nbv", "total_6_8")
-            },
-        }
-    )
+    children = {
+        "child": child,
+        "nhs": babies["nhs"][child],
+        "birth_day": deliveries["day"][delivery],
+        "postcode": np.where(moved, new_home, deliveries["postcode"][delivery]),
+        **{name: deliveries[name][delivery] for name in ("bf_nbv", "bf_6_8", "total_nbv", "total_6_8")},
+    }
     frames = [_review_rows(rng, spec, kind, children, geo, calendar) for kind, spec in enumerate(REVIEWS)]
-    reviews = pd.concat(frames, ignore_index=True)
-    order = np.lexsort([reviews[key].to_numpy() for key in ("kind", "child", "due")])
-    return reviews.take(order).reset_index(drop=True)
+    reviews = _concat(frames)
+    order = np.lexsort([reviews[key] for key in ("kind", "child", "due")])
+    return _take(reviews, order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -888,59 +891,54 @@ def _uk90(table: dict[str, NDArray], age: Floats, male: Bools, column: int) -> F
 
 def _cohort_children(
     rng: np.random.Generator, births: Births, geo: Geography, scale: Scale, born: tuple[int, int]
-) -> pd.DataFrame:
+) -> Frame:
     """Children of one school year: resident babies who stayed, plus children drawn afresh."""
     babies, deliveries = births.babies, births.deliveries
-    delivery = babies["delivery"].to_numpy()
-    birth_day = deliveries["day"].to_numpy()[delivery]
+    delivery = babies["delivery"]
+    birth_day = deliveries["day"][delivery]
     eligible = np.flatnonzero(
-        babies["live"].to_numpy()
-        & ~babies["moved_out"].to_numpy()
-        & (birth_day >= born[0])
-        & (birth_day <= born[1])
+        babies["live"] & ~babies["moved_out"] & (birth_day >= born[0]) & (birth_day <= born[1])
     )
     stayed = eligible[rng.random(eligible.size) < NCMP_STAYERS]
     moved = rng.random(stayed.size) < NCMP_MOVED_HOME
     home = np.where(
         moved,
         geo.draw_postcodes(rng, geo.draw_lsoas(rng, stayed.size)),
-        deliveries["postcode"].to_numpy()[delivery[stayed]],
+        deliveries["postcode"][delivery[stayed]],
     )
-    first_birth = int(deliveries["day"].iloc[0])
+    first_birth = int(deliveries["day"][0])
     days_before_births = max(0, min(born[1], first_birth - 1) - born[0] + 1)
     resident_per_day = scale.births_per_year / 365.25 / (1 - BORN_ELSEWHERE)
     fresh = round(resident_per_day * days_before_births + NCMP_MOVERS_IN * eligible.size)
     fresh_lsoa = geo.draw_lsoas(rng, fresh)
-    return pd.DataFrame(
-        {
-            "baby": np.concatenate([stayed, np.full(fresh, -1)]),
-            "nhs": np.concatenate([babies["nhs"].to_numpy()[stayed], np.zeros(fresh, np.int64)]),
-            "birth_day": np.concatenate([birth_day[stayed], rng.integers(born[0], born[1] + 1, fresh)]),
-            "male": np.concatenate([babies["male"].to_numpy()[stayed], rng.random(fresh) < 0.512]),
-            "ethnic": np.concatenate(
-                [
-                    deliveries["ethnic"].to_numpy()[delivery[stayed]],
-                    _ethnic_categories(rng, geo.bme_share[fresh_lsoa]),
-                ]
-            ),
-            "postcode": np.concatenate([home, geo.draw_postcodes(rng, fresh_lsoa)]),
-        }
-    )
+    return {
+        "baby": np.concatenate([stayed, np.full(fresh, -1)]),
+        "nhs": np.concatenate([babies["nhs"][stayed], np.zeros(fresh, np.int64)]),
+        "birth_day": np.concatenate([birth_day[stayed], rng.integers(born[0], born[1] + 1, fresh)]),
+        "male": np.concatenate([babies["male"][stayed], rng.random(fresh) < 0.512]),
+        "ethnic": np.concatenate(
+            [
+                deliveries["ethnic"][delivery[stayed]],
+                _ethnic_categories(rng, geo.bme_share[fresh_lsoa]),
+            ]
+        ),
+        "postcode": np.concatenate([home, geo.draw_postcodes(rng, fresh_lsoa)]),
+    }
 
 
 def _measurements(
-    rng: np.random.Generator, children: pd.DataFrame, geo: Geography, year: int, reception: bool
-) -> pd.DataFrame:
-    lsoa = geo.postcode_lsoa[children["postcode"].to_numpy()]
+    rng: np.random.Generator, children: Frame, geo: Geography, year: int, reception: bool
+) -> Frame:
+    lsoa = geo.postcode_lsoa[children["postcode"]]
     deprivation = geo.deprivation[lsoa]
     centre = geo.lsoa_centre[lsoa]
-    n = len(children)
+    n = _rows(children)
     measured_eta = geo.ncmp_participation_effect[centre] - 0.3 * deprivation
     measured = rng.random(n) < _calibrated(measured_eta, NCMP_MEASURED)
     day = _weekday_on_or_after(rng.integers(_day(year, 10, 1), _day(year + 1, 6, 30) + 1, n))
-    age = (day - children["birth_day"].to_numpy()) / 365.25
-    male = children["male"].to_numpy()
-    bme = children["ethnic"].to_numpy() >= FIRST_BME
+    age = (day - children["birth_day"]) / 365.25
+    male = children["male"]
+    bme = children["ethnic"] >= FIRST_BME
     z = 0.33 * deprivation + (0 if reception else 0.2) * bme + rng.normal(0, 1.0 if reception else 1.1, n)
     target = (RECEPTION_OBESITY if reception else YEAR6_OBESITY).get(year, 0.10 if reception else 0.22)
     if measured.any():
@@ -952,16 +950,14 @@ def _measurements(
     height = _uk90(MEDIAN_HEIGHT, age, male, 1) * (1 + HEIGHT_CV * rng.normal(0, 1, n))
     height_tenths = np.round(height * 10).astype(np.int64)
     weight_tenths = np.round(bmi * (height_tenths / 1000) ** 2 * 10).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "measured": measured,
-            "measurement_day": day,
-            "height": height_tenths,
-            "weight": weight_tenths,
-            "reason": rng.choice(3, size=n, p=[0.4, 0.45, 0.15]),
-            "school": _school(rng, geo, lsoa),
-        }
-    )
+    return {
+        "measured": measured,
+        "measurement_day": day,
+        "height": height_tenths,
+        "weight": weight_tenths,
+        "reason": rng.choice(3, size=n, p=[0.4, 0.45, 0.15]),
+        "school": _school(rng, geo, lsoa),
+    }
 
 
 def _school(rng: np.random.Generator, geo: Geography, lsoa: Ints) -> Ints:
@@ -971,9 +967,7 @@ def _school(rng: np.random.Generator, geo: Geography, lsoa: Ints) -> Ints:
     return np.clip(school + step, 0, geo.n_schools - 1)
 
 
-def simulate_ncmp(
-    births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int
-) -> pd.DataFrame:
+def simulate_ncmp(births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int) -> Frame:
     rng = _rng(seed, "ncmp")
     frames = []
     for index in range(scale.years):
@@ -984,16 +978,21 @@ def simulate_ncmp(
             children = _cohort_children(rng, births, geo, scale, born)
             measured = _measurements(rng, children, geo, year, reception)
             frames.append(
-                pd.concat([children, measured], axis=1).assign(academic_year=index, reception=reception)
+                {
+                    **children,
+                    **measured,
+                    "academic_year": np.full(_rows(children), index),
+                    "reception": np.full(_rows(children), reception),
+                }
             )
-    ncmp = pd.concat(frames, ignore_index=True)
-    fresh = np.flatnonzero(ncmp["baby"].to_numpy() < 0)
-    nhs = ncmp["nhs"].to_numpy().copy()
+    ncmp = _concat(frames)
+    fresh = np.flatnonzero(ncmp["baby"] < 0)
+    nhs = ncmp["nhs"].copy()
     nhs[fresh] = _nhs_numbers(rng, fresh.size, SCHOOL_CHILD_NHS_BASES)
     ncmp["nhs"] = nhs
-    keys = [ncmp[key].to_numpy() for key in ("birth_day", "school")]
-    order = np.lexsort([*keys, ~ncmp["reception"].to_numpy(), ncmp["academic_year"].to_numpy()])
-    return ncmp.take(order).reset_index(drop=True)
+    keys = [ncmp[key] for key in ("birth_day", "school")]
+    order = np.lexsort([*keys, ~ncmp["reception"], ncmp["academic_year"]])
+    return _take(ncmp, order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1187,12 +1186,12 @@ MATERNITY_FAULTS = ("smoking", "weight", "gestation", "postcode", "method", "bre
 def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "maternity extract")
     d, b = births.deliveries, births.babies
-    in_window = d["in_maternity"].to_numpy()
-    baby = np.flatnonzero(in_window[b["delivery"].to_numpy()])
-    delivery = b["delivery"].to_numpy()[baby]
-    home = calendar.quarter_of(d["day"].to_numpy())
-    resend = (rng.random(len(d)) < MATERNITY_RESEND) & (home < calendar.quarters - 1)
-    fault = np.where(resend, rng.integers(0, len(MATERNITY_FAULTS), len(d)), -1)
+    in_window = d["in_maternity"]
+    baby = np.flatnonzero(in_window[b["delivery"]])
+    delivery = b["delivery"][baby]
+    home = calendar.quarter_of(d["day"])
+    resend = (rng.random(_rows(d)) < MATERNITY_RESEND) & (home < calendar.quarters - 1)
+    fault = np.where(resend, rng.integers(0, len(MATERNITY_FAULTS), _rows(d)), -1)
     record, file, first = _occurrences(home[delivery], resend[delivery])
     dl, bb = delivery[record], baby[record]
     fault = np.where(first, fault[dl], -1)
@@ -1202,24 +1201,24 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
     def faulty(name: str) -> Bools:
         return fault == MATERNITY_FAULTS.index(name)
 
-    day = d["day"].to_numpy()[dl]
-    mother_birth = d["mother_birth_day"].to_numpy()[dl].copy()
+    day = d["day"][dl]
+    mother_birth = d["mother_birth_day"][dl].copy()
     after = per_delivery.bad("mother_born_after_delivery")
     mother_birth[after] = day[after] + per_delivery.integers(1, 15)[after]
-    postcode = np.where(faulty("postcode"), d["typo_postcode"].to_numpy()[dl], d["postcode"].to_numpy()[dl])
-    gestation = _impossible(per_baby, d["gestation"].to_numpy()[dl], (50, 99, 4, 0))
-    weight = _impossible(per_baby, b["weight"].to_numpy()[bb], (12000, 34500, 35, 0))
-    live = b["live"].to_numpy()[bb]
-    method = _labels(d["method"].to_numpy()[dl], [str(i) for i in range(10)])
-    breastfeeding = _flags(d["bf_initiated"].to_numpy()[dl], ~d["any_live"].to_numpy()[dl])
+    postcode = np.where(faulty("postcode"), d["typo_postcode"][dl], d["postcode"][dl])
+    gestation = _impossible(per_baby, d["gestation"][dl], (50, 99, 4, 0))
+    weight = _impossible(per_baby, b["weight"][bb], (12000, 34500, 35, 0))
+    live = b["live"][bb]
+    method = _labels(d["method"][dl], [str(i) for i in range(10)])
+    breastfeeding = _flags(d["bf_initiated"][dl], ~d["any_live"][dl])
     columns = {
         "birth_id": _put(_ids("B", record, 8), per_baby.bad("blank_key"), None),
         "delivery_id": _ids("D", np.cumsum(in_window)[dl] - 1, 8),
-        "mother_nhs_number": _nhs_text(per_delivery, d["mother_nhs"].to_numpy()[dl]),
-        "baby_nhs_number": _nhs_text(per_baby, b["nhs"].to_numpy()[bb], b["has_nhs"].to_numpy()[bb]),
+        "mother_nhs_number": _nhs_text(per_delivery, d["mother_nhs"][dl]),
+        "baby_nhs_number": _nhs_text(per_baby, b["nhs"][bb], b["has_nhs"][bb]),
         "mother_birth_date": _iso_dates(mother_birth, per_delivery.bad("blank_field")),
         "mother_postcode": _postcode_text(per_delivery, postcode, geo),
-        "mother_ethnic_category": _ethnic_text(per_delivery, d["ethnic"].to_numpy()[dl]),
+        "mother_ethnic_category": _ethnic_text(per_delivery, d["ethnic"][dl]),
         "delivery_date": _required_date(per_delivery, day),
         "gestation_weeks": _ints(gestation, faulty("gestation") | per_baby.bad("blank_field")),
         "birth_weight_grams": _put(_with_unknowns(_ints(weight), per_baby, "9999"), faulty("weight"), "9999"),
@@ -1228,7 +1227,7 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
             _with_unknowns(method, per_delivery, "X", ("11", "10", "C")), faulty("method"), "X"
         ),
         "smoking_at_delivery": _put(
-            _with_unknowns(_flags(d["smoker"].to_numpy()[dl]), per_delivery, "U", ("YES",)),
+            _with_unknowns(_flags(d["smoker"][dl]), per_delivery, "U", ("YES",)),
             faulty("smoking"),
             "U",
         ),
@@ -1239,11 +1238,11 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
     return Extract("maternity", columns, ("mother_birth_date", "delivery_date"), file, calendar.extract_day)
 
 
-def health_visiting_extract(reviews: pd.DataFrame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
+def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "health visiting extract")
-    home = reviews["quarter"].to_numpy()
-    contact = reviews["contact"].to_numpy()
-    done = reviews["done"].to_numpy()
+    home = reviews["quarter"]
+    contact = reviews["contact"]
+    done = reviews["done"]
     late = done & (contact > calendar.extract_day[home])
     degraded = rng.random(home.size) < REVIEW_RESEND
     resend = (late | degraded | (rng.random(home.size) < REVIEW_RESEND / 2)) & (home < calendar.quarters - 1)
@@ -1254,9 +1253,9 @@ def health_visiting_extract(reviews: pd.DataFrame, geo: Geography, calendar: Cal
     typo = noise.bad("date_after_extract")
     contact[typo] = contact[typo] + 365
     status = _labels(
-        reviews["status"].to_numpy()[record],
+        reviews["status"][record],
         FEEDING_STATUSES,
-        ~reviews["recorded"].to_numpy()[record] | not_yet | (first & degraded[record]),
+        ~reviews["recorded"][record] | not_yet | (first & degraded[record]),
     )
     status = _transform(
         _with_unknowns(status, noise, unknown_codes=("BREAST", "MIXED")),
@@ -1264,17 +1263,17 @@ def health_visiting_extract(reviews: pd.DataFrame, geo: Geography, calendar: Cal
         pc.utf8_lower,
     )
     review_type = _transform(
-        _labels(reviews["kind"].to_numpy()[record], [r.code for r in REVIEWS]),
+        _labels(reviews["kind"][record], [r.code for r in REVIEWS]),
         noise.bad("lower_case_code"),
         pc.utf8_lower,
     )
     columns = {
         "review_id": _put(_ids("R", record, 9), noise.bad("blank_key"), None),
-        "child_nhs_number": _nhs_text(noise, reviews["nhs"].to_numpy()[record]),
-        "child_birth_date": _iso_dates(reviews["birth_day"].to_numpy()[record], noise.bad("blank_field")),
-        "child_postcode": _postcode_text(noise, reviews["postcode"].to_numpy()[record], geo),
+        "child_nhs_number": _nhs_text(noise, reviews["nhs"][record]),
+        "child_birth_date": _iso_dates(reviews["birth_day"][record], noise.bad("blank_field")),
+        "child_postcode": _postcode_text(noise, reviews["postcode"][record], geo),
         "review_type": review_type,
-        "due_date": _required_date(noise, reviews["due"].to_numpy()[record]),
+        "due_date": _required_date(noise, reviews["due"][record]),
         "contact_date": _iso_dates(contact, ~done[record] | not_yet),
         "feeding_status": status,
     }
@@ -1287,41 +1286,39 @@ def health_visiting_extract(reviews: pd.DataFrame, geo: Geography, calendar: Cal
     )
 
 
-def ncmp_extract(ncmp: pd.DataFrame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
+def ncmp_extract(ncmp: Frame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "ncmp extract")
-    home = ncmp["academic_year"].to_numpy()
+    home = ncmp["academic_year"]
     resend = (rng.random(home.size) < NCMP_RESEND) & (home < calendar.years - 1)
     record, file, first = _occurrences(home, resend)
     noise = Noise(rng, np.arange(record.size))
-    measured = ncmp["measured"].to_numpy()[record]
-    measurement_day = ncmp["measurement_day"].to_numpy()[record].copy()
+    measured = ncmp["measured"][record]
+    measurement_day = ncmp["measurement_day"][record].copy()
     typo = noise.bad("date_after_extract")
     measurement_day[typo] = measurement_day[typo] + 365
     fault = np.where(first, noise.integers(0, 2), -1)  # resent: height 10 cm out, or weight missing
-    height = _impossible(noise, ncmp["height"].to_numpy()[record], (3000, 11, 0))
+    height = _impossible(noise, ncmp["height"][record], (3000, 11, 0))
     height = np.where(fault == 0, height + 100, height)
-    weight = _impossible(noise, ncmp["weight"].to_numpy()[record], (3500, 21, 0))
+    weight = _impossible(noise, ncmp["weight"][record], (3500, 21, 0))
     year = calendar.first_year + home[record]
     columns = {
         "ncmp_id": _put(_ids("N", record, 9), noise.bad("blank_key"), None),
-        "child_nhs_number": _nhs_text(noise, ncmp["nhs"].to_numpy()[record]),
+        "child_nhs_number": _nhs_text(noise, ncmp["nhs"][record]),
         "academic_year": _academic_year_labels(year),
-        "school_year": _labels(np.where(ncmp["reception"].to_numpy()[record], 0, 1), ("R", "6")),
-        "school_code": _ints(900_001 + ncmp["school"].to_numpy()[record]),
+        "school_year": _labels(np.where(ncmp["reception"][record], 0, 1), ("R", "6")),
+        "school_code": _ints(900_001 + ncmp["school"][record]),
         "sex": _put(
-            _labels(np.where(ncmp["male"].to_numpy()[record], 0, 1), ("M", "F")),
+            _labels(np.where(ncmp["male"][record], 0, 1), ("M", "F")),
             noise.bad("blank_field"),
             None,
         ),
-        "birth_date": _iso_dates(ncmp["birth_day"].to_numpy()[record], noise.bad("blank_field")),
-        "child_postcode": _postcode_text(noise, ncmp["postcode"].to_numpy()[record], geo),
-        "ethnic_category": _ethnic_text(noise, ncmp["ethnic"].to_numpy()[record]),
+        "birth_date": _iso_dates(ncmp["birth_day"][record], noise.bad("blank_field")),
+        "child_postcode": _postcode_text(noise, ncmp["postcode"][record], geo),
+        "ethnic_category": _ethnic_text(noise, ncmp["ethnic"][record]),
         "measurement_date": _iso_dates(measurement_day, ~measured),
         "height_cm": _tenths(height, ~measured | noise.bad("blank_field")),
         "weight_kg": _tenths(weight, ~measured | noise.bad("blank_field") | (fault == 1)),
-        "not_measured_reason": _labels(
-            ncmp["reason"].to_numpy()[record], ("OPTED_OUT", "ABSENT", "OTHER"), measured
-        ),
+        "not_measured_reason": _labels(ncmp["reason"][record], ("OPTED_OUT", "ABSENT", "OTHER"), measured),
     }
     return Extract("ncmp", columns, ("birth_date", "measurement_date"), file, calendar.ncmp_extract_day)
 
