@@ -359,13 +359,26 @@ BABY_NHS_BASES = (930_000_000, 965_000_000)
 SCHOOL_CHILD_NHS_BASES = (965_000_000, 1_000_000_000)
 
 
+def _weighted_digit_sums(digits: int, first_weight: int) -> Ints:
+    """Sum of digit times weight (first_weight, first_weight - 1, ...) of every number that long."""
+    numbers = np.arange(10**digits)
+    return sum((numbers // 10 ** (digits - 1 - k)) % 10 * (first_weight - k) for k in range(digits))
+
+
+# Modulus 11 with weights 10..2 over nine digits, as two table look-ups (first four digits, last
+# five) rather than nine integer divisions a number: numpy's int64 division is slow.
+NHS_HIGH_SUMS, NHS_LOW_SUMS = _weighted_digit_sums(4, 10), _weighted_digit_sums(5, 6)
+NHS_CHECK_OF_SUM = (11 - np.arange(NHS_HIGH_SUMS.max() + NHS_LOW_SUMS.max() + 1) % 11) % 11
+
+
 def nhs_check_digit(base: Ints) -> Ints:
     """Modulus 11 check digit of nine-digit bases; 10 means the base cannot be used."""
-    total = np.zeros(base.size, dtype=np.int64)
-    for position in range(9):
-        total += (base // 10 ** (8 - position)) % 10 * (10 - position)
-    check = 11 - total % 11
-    return np.where(check == 11, 0, check)
+    if base.size and (base.min() < 0 or base.max() >= 1_000_000_000):
+        base = base % 1_000_000_000
+    # exact: a float64 quotient of numbers below 2**53 never rounds across a whole number here
+    high = np.floor(base / 100_000.0).astype(np.int64)
+    low = base - high * 100_000
+    return NHS_CHECK_OF_SUM[NHS_HIGH_SUMS[high] + NHS_LOW_SUMS[low]]
 
 
 def is_valid_nhs_number(numbers: Ints) -> Bools:
@@ -1410,23 +1423,24 @@ def _extra_column(rng: np.random.Generator, rows: int, non_ascii: bool) -> tuple
     return name, pa.array([value] * rows, type=pa.string())
 
 
-def _csv_bytes(header: Sequence[str], arrays: Sequence[pa.Array], quoted: bool) -> bytes:
+def _write_csv(path: Path, header: Sequence[str], arrays: Sequence[pa.Array], style: FileStyle) -> None:
+    """Arrow writes the rows straight to the file; only Windows-1252 files pass through memory."""
+    eol = "\r\n" if style.crlf else "\n"
+    header_line = ",".join(f'"{name}"' if style.quoted else name for name in header) + eol
     table = pa.Table.from_arrays(list(arrays), names=[f"c{i}" for i in range(len(arrays))])
-    body = pa.BufferOutputStream()
-    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid" if quoted else "none")
-    pacsv.write_csv(table, body, write_options=options)
-    header_line = ",".join(f'"{name}"' if quoted else name for name in header) + "\n"
-    return header_line.encode() + body.getvalue().to_pybytes()
-
-
-def _encode(data: bytes, style: FileStyle) -> bytes:
-    if style.crlf:
-        data = data.replace(b"\n", b"\r\n")
+    options = pacsv.WriteOptions(
+        include_header=False, quoting_style="all_valid" if style.quoted else "none", eol=eol
+    )
     if style.encoding == "cp1252":
-        return data.decode("utf-8").encode("cp1252")
-    if style.encoding == "utf-8-sig":
-        return codecs.BOM_UTF8 + data
-    return data
+        body = pa.BufferOutputStream()
+        pacsv.write_csv(table, body, write_options=options)
+        path.write_bytes((header_line + body.getvalue().to_pybytes().decode("utf-8")).encode("cp1252"))
+        return
+    with pa.OSFile(str(path), "wb") as sink:
+        if style.encoding == "utf-8-sig":
+            sink.write(codecs.BOM_UTF8)
+        sink.write(header_line.encode())
+        pacsv.write_csv(table, sink, write_options=options)
 
 
 def write_table(
@@ -1449,7 +1463,7 @@ def write_table(
         names, arrays = [*names, name], [*arrays, values]
     header = _header_variant(rng, names) if style.header_variant else names
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_encode(_csv_bytes(header, arrays, style.quoted), style))
+    _write_csv(path, header, arrays, style)
     return rows
 
 
