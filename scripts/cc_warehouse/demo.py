@@ -40,11 +40,13 @@ from __future__ import annotations
 import argparse
 import codecs
 import math
+import multiprocessing
 import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -1616,8 +1618,45 @@ def validate(scale: Scale) -> list[str]:
     return problems
 
 
-def generate(landing: Path, scale: Scale, seed: int) -> dict[str, list[tuple[Path, int]]]:
-    """Write the whole demo landing folder; returns the files written per feed."""
+Written = list[tuple[Path, int]]
+
+
+class _Forked:
+    """Work done by a forked process, which inherits the model copy-on-write (nothing pickled)."""
+
+    def __init__(self, work: Callable[[], Written]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=lambda: send.send(work()), daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self) -> Written:
+        try:
+            written = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            raise RuntimeError(
+                f"the forked generator process failed (exit code {self._process.exitcode})"
+            ) from None
+        self._process.join()
+        return written
+
+
+def _ncmp_files(
+    landing: Path, births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int
+) -> Written:
+    ncmp = simulate_ncmp(births, geo, calendar, scale, seed)
+    return write_extract(landing, ncmp_extract(ncmp, geo, calendar, seed), seed)
+
+
+def generate(landing: Path, scale: Scale, seed: int, processes: int = 2) -> dict[str, Written]:
+    """Write the whole demo landing folder; returns the files written per feed.
+
+    Every part draws from a random stream of its own, so with two processes NCMP is made in a
+    forked process while this one writes the reference files, maternity and health visiting:
+    the bytes do not depend on the number of processes.
+    """
     problems = validate(scale)
     if problems:
         raise ValueError("; ".join(problems))
@@ -1626,6 +1665,8 @@ def generate(landing: Path, scale: Scale, seed: int) -> dict[str, list[tuple[Pat
     calendar = build_calendar(scale, seed)
     geo = build_geography(scale, seed)
     births = simulate_births(geo, calendar, scale, seed)
+    ncmp_files = partial(_ncmp_files, landing, births, geo, calendar, scale, seed)
+    forked = _Forked(ncmp_files) if processes > 1 else None
     written = {"reference": write_reference(landing, geo)}
     written["maternity"] = write_extract(landing, maternity_extract(births, geo, calendar, seed), seed)
     reviews = simulate_reviews(births, geo, calendar, seed)
@@ -1633,8 +1674,7 @@ def generate(landing: Path, scale: Scale, seed: int) -> dict[str, list[tuple[Pat
         landing, health_visiting_extract(reviews, geo, calendar, seed), seed
     )
     del reviews
-    ncmp = simulate_ncmp(births, geo, calendar, scale, seed)
-    written["ncmp"] = write_extract(landing, ncmp_extract(ncmp, geo, calendar, seed), seed)
+    written["ncmp"] = forked.result() if forked is not None else ncmp_files()
     return written
 
 
@@ -1661,6 +1701,13 @@ def _parser() -> argparse.ArgumentParser:
         "--first-year", type=int, help="first financial and academic year, e.g. 2019 for 2019/20"
     )
     parser.add_argument("--years", type=int, help="number of years (city: 6)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="2 (default): NCMP is made in a second process; the files are the same either way",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     return parser
 
@@ -1683,7 +1730,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     landing = args.out if args.out is not None else settings().landing_dir
     started = time.perf_counter()
     try:
-        written = generate(landing, scale, args.seed)
+        written = generate(landing, scale, args.seed, args.processes)
     except LandingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
