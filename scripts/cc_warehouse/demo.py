@@ -1044,14 +1044,59 @@ def _ids(prefix: str, sequence: Ints, width: int) -> pa.Array:
     )
 
 
-def _put(values: pa.Array, mask: Bools, replacement: str | None | pa.Array) -> pa.Array:
+Edit = Callable[[pa.Array, Bools], pa.Array]
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A text column with masked edits queued, to apply in order.
+
+    Each edit touches a few rows in a thousand: they are applied to the touched rows only and
+    put back in one pass, rather than copying the whole column once per edit.
+    """
+
+    values: pa.Array
+    edits: tuple[tuple[Bools, Edit], ...] = ()
+
+    def then(self, mask: Bools, edit: Edit) -> Edited:
+        return Edited(self.values, (*self.edits, (mask, edit)))
+
+    def finished(self) -> pa.Array:
+        touched = np.zeros(len(self.values), dtype=bool)
+        for mask, _ in self.edits:
+            touched |= mask
+        rows = np.flatnonzero(touched)
+        if rows.size == 0:
+            return self.values
+        subset = self.values.take(pa.array(rows))
+        for mask, edit in self.edits:
+            local = mask[rows]
+            if local.any():
+                subset = edit(subset, local)
+        return pc.replace_with_mask(self.values, pa.array(touched), subset)
+
+
+Text = pa.Array | Edited
+
+
+def _edited(values: Text) -> Edited:
+    return values if isinstance(values, Edited) else Edited(values)
+
+
+def _finished(columns: dict[str, Text]) -> dict[str, pa.Array]:
+    return {name: _edited(values).finished() for name, values in columns.items()}
+
+
+def _put(values: Text, mask: Bools, replacement: str | None | pa.Array) -> Edited:
     """Replace the masked rows; an array replacement holds one value per masked row."""
-    count = int(np.count_nonzero(mask))
-    if count == 0:
-        return values
-    if replacement is None or isinstance(replacement, str):
-        replacement = pa.array([replacement] * count, type=pa.string())
-    return pc.replace_with_mask(values, pa.array(mask), replacement)
+
+    def put(subset: pa.Array, rows: Bools) -> pa.Array:
+        fill = replacement
+        if fill is None or isinstance(fill, str):
+            fill = pa.array([fill] * int(np.count_nonzero(rows)), type=pa.string())
+        return pc.replace_with_mask(subset, pa.array(rows), fill)
+
+    return _edited(values).then(mask, put)
 
 
 class Noise:
@@ -1087,11 +1132,11 @@ def _group_ids(*keys: Ints) -> Ints:
 
 
 def _with_unknowns(
-    values: pa.Array,
+    values: Text,
     noise: Noise,
     explicit: str | None = None,
     unknown_codes: Sequence[str] = (),
-) -> pa.Array:
+) -> Edited:
     """Blanks, an explicit unknown code and codes outside the code list, at low rates."""
     values = _put(values, noise.bad("blank_field"), None)
     if explicit is not None:
@@ -1102,10 +1147,12 @@ def _with_unknowns(
     return values
 
 
-def _transform(values: pa.Array, mask: Bools, function: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    if not mask.any():
-        return values
-    return pc.replace_with_mask(values, pa.array(mask), function(values.filter(pa.array(mask))))
+def _transform(values: Text, mask: Bools, function: Callable[[pa.Array], pa.Array]) -> Edited:
+    def transform(subset: pa.Array, rows: Bools) -> pa.Array:
+        chosen = pa.array(rows)
+        return pc.replace_with_mask(subset, chosen, function(subset.filter(chosen)))
+
+    return _edited(values).then(mask, transform)
 
 
 def _nhs_text(noise: Noise, numbers: Ints, present: Bools | None = None) -> pa.Array:
@@ -1118,12 +1165,11 @@ def _nhs_text(noise: Noise, numbers: Ints, present: Bools | None = None) -> pa.A
     return _ints(numbers, blank)
 
 
-def _postcode_text(noise: Noise, postcode: Ints, geo: Geography) -> pa.Array:
+def _postcode_text(noise: Noise, postcode: Ints, geo: Geography) -> Edited:
     """The resident's postcode, now and then in odd case or spacing, unknown or outside."""
-    text = geo.postcode.take(pa.array(postcode))
     outside = noise.bad("postcode_outside_area")
     outside_index = geo.n_city_postcodes + noise.integers(0, len(geo.postcode) - geo.n_city_postcodes)
-    text = _put(text, outside, geo.postcode.take(pa.array(outside_index[outside])))
+    text = geo.postcode.take(pa.array(np.where(outside, outside_index, postcode)))
     unknown = noise.bad("postcode_unknown")
     serial = noise.integers(0, 4000)[unknown]
     made_up = pc.binary_join_element_wise(
@@ -1144,13 +1190,13 @@ def _postcode_text(noise: Noise, postcode: Ints, geo: Geography) -> pa.Array:
     )
 
 
-def _ethnic_text(noise: Noise, ethnic: Ints) -> pa.Array:
+def _ethnic_text(noise: Noise, ethnic: Ints) -> Edited:
     ethnic = np.where(noise.mask(0.006), NOT_STATED, ethnic)
     ethnic = np.where(noise.mask(0.003), NOT_KNOWN, ethnic)
     return _with_unknowns(_labels(ethnic, ETHNIC_CODES), noise, unknown_codes=("Q", "I", "O", "WB"))
 
 
-def _required_date(noise: Noise, days: Ints) -> pa.Array:
+def _required_date(noise: Noise, days: Ints) -> Edited:
     text = _put(_iso_dates(days), noise.bad("blank_required_date"), None)
     garbled = noise.bad("garbled_required_date")
     return _put(text, garbled, noise.choose(garbled, GARBLED_DATES))
@@ -1226,7 +1272,7 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
     live = b["live"][bb]
     method = _labels(d["method"][dl], [str(i) for i in range(10)])
     breastfeeding = _flags(d["bf_initiated"][dl], ~d["any_live"][dl])
-    columns = {
+    columns: dict[str, Text] = {
         "birth_id": _put(_ids("B", record, 8), per_baby.bad("blank_key"), None),
         "delivery_id": _ids("D", np.cumsum(in_window)[dl] - 1, 8),
         "mother_nhs_number": _nhs_text(per_delivery, d["mother_nhs"][dl]),
@@ -1250,7 +1296,9 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
             _with_unknowns(breastfeeding, per_delivery, "U"), faulty("breastfeeding"), None
         ),
     }
-    return Extract("maternity", columns, ("mother_birth_date", "delivery_date"), file, calendar.extract_day)
+    return Extract(
+        "maternity", _finished(columns), ("mother_birth_date", "delivery_date"), file, calendar.extract_day
+    )
 
 
 def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
@@ -1282,7 +1330,7 @@ def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, 
         noise.bad("lower_case_code"),
         pc.utf8_lower,
     )
-    columns = {
+    columns: dict[str, Text] = {
         "review_id": _put(_ids("R", record, 9), noise.bad("blank_key"), None),
         "child_nhs_number": _nhs_text(noise, reviews["nhs"][record]),
         "child_birth_date": _iso_dates(reviews["birth_day"][record], noise.bad("blank_field")),
@@ -1294,7 +1342,7 @@ def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, 
     }
     return Extract(
         "health_visiting",
-        columns,
+        _finished(columns),
         ("child_birth_date", "due_date", "contact_date"),
         file,
         calendar.extract_day,
@@ -1316,7 +1364,7 @@ def ncmp_extract(ncmp: Frame, geo: Geography, calendar: Calendar, seed: int) -> 
     height = np.where(fault == 0, height + 100, height)
     weight = _impossible(noise, ncmp["weight"][record], (3500, 21, 0))
     year = calendar.first_year + home[record]
-    columns = {
+    columns: dict[str, Text] = {
         "ncmp_id": _put(_ids("N", record, 9), noise.bad("blank_key"), None),
         "child_nhs_number": _nhs_text(noise, ncmp["nhs"][record]),
         "academic_year": _academic_year_labels(year),
@@ -1335,7 +1383,9 @@ def ncmp_extract(ncmp: Frame, geo: Geography, calendar: Calendar, seed: int) -> 
         "weight_kg": _tenths(weight, ~measured | noise.bad("blank_field") | (fault == 1)),
         "not_measured_reason": _labels(ncmp["reason"][record], ("OPTED_OUT", "ABSENT", "OTHER"), measured),
     }
-    return Extract("ncmp", columns, ("birth_date", "measurement_date"), file, calendar.ncmp_extract_day)
+    return Extract(
+        "ncmp", _finished(columns), ("birth_date", "measurement_date"), file, calendar.ncmp_extract_day
+    )
 
 
 def _academic_year_labels(year: Ints) -> pa.Array:
