@@ -274,11 +274,16 @@ def _calibrated(eta: Floats, target: float, weight: Floats | None = None) -> Flo
         return eta.astype(np.float64)
     step = max(1, eta.size // 50_000)
     sample = eta[::step]
-    sample_weight = np.ones(sample.size) if weight is None else weight[::step]
+    sample_weight = None if weight is None else weight[::step]
+    p = np.empty(sample.size)  # sigmoid(middle + sample), computed in place
     low, high = -30.0, 30.0
     for _ in range(40):
         middle = 0.5 * (low + high)
-        if np.mean(sample_weight * _sigmoid(middle + sample)) < target:
+        np.negative(np.add(sample, middle, out=p), out=p)
+        np.divide(1.0, np.add(np.exp(p, out=p), 1.0, out=p), out=p)
+        if sample_weight is not None:
+            np.multiply(sample_weight, p, out=p)
+        if np.mean(p) < target:
             low = middle
         else:
             high = middle
