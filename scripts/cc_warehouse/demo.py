@@ -311,6 +311,21 @@ def _concat(frames: Sequence[Frame]) -> Frame:
     return {name: np.concatenate([frame[name] for frame in frames]) for name in frames[0]}
 
 
+@dataclass(frozen=True)
+class Ordered:
+    """A frame read in a given row order: a column is gathered only when read, so choosing
+    rows of it (`rows`) composes the orders instead of copying every column twice."""
+
+    frame: Frame
+    order: Ints
+
+    def __getitem__(self, name: str) -> NDArray:
+        return self.frame[name][self.order]
+
+    def rows(self, rows: Ints) -> Ordered:
+        return Ordered(self.frame, self.order[rows])
+
+
 def _trend(first_last: tuple[float, float], years: int) -> Floats:
     return np.linspace(first_last[0], first_last[1], years) if years > 1 else np.array([first_last[0]])
 
@@ -878,7 +893,7 @@ def _review_rows(
     }
 
 
-def simulate_reviews(births: Births, geo: Geography, calendar: Calendar, seed: int) -> Frame:
+def simulate_reviews(births: Births, geo: Geography, calendar: Calendar, seed: int) -> Ordered:
     rng = _rng(seed, "health visiting")
     babies, deliveries = births.babies, births.deliveries
     child = np.flatnonzero(babies["live"] & ~babies["moved_out"])
@@ -895,7 +910,7 @@ def simulate_reviews(births: Births, geo: Geography, calendar: Calendar, seed: i
     frames = [_review_rows(rng, spec, kind, children, geo, calendar) for kind, spec in enumerate(REVIEWS)]
     reviews = _concat(frames)
     order = np.lexsort([reviews[key] for key in ("kind", "child", "due")])
-    return _take(reviews, order)
+    return Ordered(reviews, order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -987,7 +1002,7 @@ def _school(rng: np.random.Generator, geo: Geography, lsoa: Ints) -> Ints:
     return np.clip(school + step, 0, geo.n_schools - 1)
 
 
-def simulate_ncmp(births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int) -> Frame:
+def simulate_ncmp(births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int) -> Ordered:
     rng = _rng(seed, "ncmp")
     frames = []
     for index in range(scale.years):
@@ -1012,7 +1027,7 @@ def simulate_ncmp(births: Births, geo: Geography, calendar: Calendar, scale: Sca
     ncmp["nhs"] = nhs
     keys = [ncmp[key] for key in ("birth_day", "school")]
     order = np.lexsort([*keys, ~ncmp["reception"], ncmp["academic_year"]])
-    return _take(ncmp, order)
+    return Ordered(ncmp, order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1321,7 +1336,7 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
     )
 
 
-def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
+def health_visiting_extract(reviews: Ordered, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "health visiting extract")
     home = reviews["quarter"]
     contact = reviews["contact"]
@@ -1330,15 +1345,16 @@ def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, 
     degraded = rng.random(home.size) < REVIEW_RESEND
     resend = (late | degraded | (rng.random(home.size) < REVIEW_RESEND / 2)) & (home < calendar.quarters - 1)
     record, file, first = _occurrences(home, resend)
+    picked = reviews.rows(record)
     noise = Noise(rng, np.arange(record.size))
     contact = contact[record].copy()
     not_yet = done[record] & (contact > calendar.extract_day[file])
     typo = noise.bad("date_after_extract")
     contact[typo] = contact[typo] + 365
     status = _labels(
-        reviews["status"][record],
+        picked["status"],
         FEEDING_STATUSES,
-        ~reviews["recorded"][record] | not_yet | (first & degraded[record]),
+        ~picked["recorded"] | not_yet | (first & degraded[record]),
     )
     status = _transform(
         _with_unknowns(status, noise, unknown_codes=("BREAST", "MIXED")),
@@ -1346,17 +1362,17 @@ def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, 
         pc.utf8_lower,
     )
     review_type = _transform(
-        _labels(reviews["kind"][record], [r.code for r in REVIEWS]),
+        _labels(picked["kind"], [r.code for r in REVIEWS]),
         noise.bad("lower_case_code"),
         pc.utf8_lower,
     )
     columns: dict[str, Text] = {
         "review_id": _put(_ids("R", record, 9), noise.bad("blank_key"), None),
-        "child_nhs_number": _nhs_text(noise, reviews["nhs"][record]),
-        "child_birth_date": _iso_dates(reviews["birth_day"][record], noise.bad("blank_field")),
-        "child_postcode": _postcode_text(noise, reviews["postcode"][record], geo),
+        "child_nhs_number": _nhs_text(noise, picked["nhs"]),
+        "child_birth_date": _iso_dates(picked["birth_day"], noise.bad("blank_field")),
+        "child_postcode": _postcode_text(noise, picked["postcode"], geo),
         "review_type": review_type,
-        "due_date": _required_date(noise, reviews["due"][record]),
+        "due_date": _required_date(noise, picked["due"]),
         "contact_date": _iso_dates(contact, ~done[record] | not_yet),
         "feeding_status": status,
     }
@@ -1369,39 +1385,40 @@ def health_visiting_extract(reviews: Frame, geo: Geography, calendar: Calendar, 
     )
 
 
-def ncmp_extract(ncmp: Frame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
+def ncmp_extract(ncmp: Ordered, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "ncmp extract")
     home = ncmp["academic_year"]
     resend = (rng.random(home.size) < NCMP_RESEND) & (home < calendar.years - 1)
     record, file, first = _occurrences(home, resend)
+    picked = ncmp.rows(record)
     noise = Noise(rng, np.arange(record.size))
-    measured = ncmp["measured"][record]
-    measurement_day = ncmp["measurement_day"][record].copy()
+    measured = picked["measured"]
+    measurement_day = picked["measurement_day"].copy()
     typo = noise.bad("date_after_extract")
     measurement_day[typo] = measurement_day[typo] + 365
     fault = np.where(first, noise.integers(0, 2), -1)  # resent: height 10 cm out, or weight missing
-    height = _impossible(noise, ncmp["height"][record], (3000, 11, 0))
+    height = _impossible(noise, picked["height"], (3000, 11, 0))
     height = np.where(fault == 0, height + 100, height)
-    weight = _impossible(noise, ncmp["weight"][record], (3500, 21, 0))
+    weight = _impossible(noise, picked["weight"], (3500, 21, 0))
     year = calendar.first_year + home[record]
     columns: dict[str, Text] = {
         "ncmp_id": _put(_ids("N", record, 9), noise.bad("blank_key"), None),
-        "child_nhs_number": _nhs_text(noise, ncmp["nhs"][record]),
+        "child_nhs_number": _nhs_text(noise, picked["nhs"]),
         "academic_year": _academic_year_labels(year),
-        "school_year": _labels(np.where(ncmp["reception"][record], 0, 1), ("R", "6")),
-        "school_code": _ints(900_001 + ncmp["school"][record]),
+        "school_year": _labels(np.where(picked["reception"], 0, 1), ("R", "6")),
+        "school_code": _ints(900_001 + picked["school"]),
         "sex": _put(
-            _labels(np.where(ncmp["male"][record], 0, 1), ("M", "F")),
+            _labels(np.where(picked["male"], 0, 1), ("M", "F")),
             noise.bad("blank_field"),
             None,
         ),
-        "birth_date": _iso_dates(ncmp["birth_day"][record], noise.bad("blank_field")),
-        "child_postcode": _postcode_text(noise, ncmp["postcode"][record], geo),
-        "ethnic_category": _ethnic_text(noise, ncmp["ethnic"][record]),
+        "birth_date": _iso_dates(picked["birth_day"], noise.bad("blank_field")),
+        "child_postcode": _postcode_text(noise, picked["postcode"], geo),
+        "ethnic_category": _ethnic_text(noise, picked["ethnic"]),
         "measurement_date": _iso_dates(measurement_day, ~measured),
         "height_cm": _tenths(height, ~measured | noise.bad("blank_field")),
         "weight_kg": _tenths(weight, ~measured | noise.bad("blank_field") | (fault == 1)),
-        "not_measured_reason": _labels(ncmp["reason"][record], ("OPTED_OUT", "ABSENT", "OTHER"), measured),
+        "not_measured_reason": _labels(picked["reason"], ("OPTED_OUT", "ABSENT", "OTHER"), measured),
     }
     return Extract(
         "ncmp", _finished(columns), ("birth_date", "measurement_date"), file, calendar.ncmp_extract_day
