@@ -1138,18 +1138,23 @@ class Noise:
     """Deterministic masks and draws; rows of one group (one delivery) always agree."""
 
     def __init__(self, rng: np.random.Generator, groups: Ints) -> None:
+        """groups: consecutive group numbers from 0, one per row."""
         self.rng = rng
         self.groups = groups
         self.size = int(groups.max()) + 1 if groups.size else 0
+        self.one_row_each = self.size == groups.size  # then groups is 0, 1, 2, ...: no gather
+
+    def _per_row(self, values: NDArray) -> NDArray:
+        return values if self.one_row_each else values[self.groups]
 
     def mask(self, rate: float) -> Bools:
-        return (self.rng.random(self.size) < rate)[self.groups]
+        return self._per_row(self.rng.random(self.size) < rate)
 
     def bad(self, kind: str) -> Bools:
         return self.mask(BAD_INPUT_RATES[kind])
 
     def integers(self, low: int, high: int) -> Ints:
-        return self.rng.integers(low, high, self.size)[self.groups]
+        return self._per_row(self.rng.integers(low, high, self.size))
 
     def choose(self, mask: Bools, options: Sequence[str]) -> pa.Array:
         return _labels(self.integers(0, len(options))[mask], options)
