@@ -1108,7 +1108,10 @@ class Edited:
             local = mask[rows]
             if local.any():
                 subset = edit(subset, local)
-        return pc.replace_with_mask(self.values, pa.array(touched), subset)
+        # one take from the column and its edited rows: faster than replace_with_mask on text
+        source = np.arange(len(self.values))
+        source[rows] = len(self.values) + np.arange(rows.size)
+        return pa.concat_arrays([self.values, subset]).take(pa.array(source))
 
 
 Text = pa.Array | Edited
