@@ -44,7 +44,8 @@ from . import config, demo
 
 GIB = 1024**3
 QUARTERLY_FEEDS = ("maternity", "health_visiting")
-FEEDS = ("maternity", "health_visiting", "ncmp", "reference")
+EXTRACT_FEEDS = ("maternity", "health_visiting", "ncmp")
+FEEDS = (*EXTRACT_FEEDS, "reference")
 # The whole pipeline (generate excluded): every load and a full transform.
 PIPELINE_STAGES = ("load_base", "load_new_quarter", "transform_full")
 TARGETS = {
@@ -181,6 +182,17 @@ def bring_in_new_quarter(landing: Path, new_quarter: Path) -> None:
         shutil.move(path, landing / path.relative_to(new_quarter))
 
 
+def generated_rows(landing: Path) -> int:
+    """Data rows of the extracts the generator wrote (header lines excluded; none spans lines)."""
+    rows = 0
+    for feed in EXTRACT_FEEDS:
+        for path in (landing / feed).glob(f"{feed}_*.csv"):
+            with path.open("rb") as extract:
+                lines = sum(block.count(b"\n") for block in iter(lambda: extract.read(1 << 24), b""))
+            rows += lines - 1
+    return rows
+
+
 def rows_per_feed(warehouse: Path) -> dict[str, dict[str, int]]:
     import duckdb
 
@@ -296,6 +308,7 @@ def run_bench(
 
     generate_args = ["--out", str(bench.landing), "--preset", preset, "--seed", str(seed), "--quiet"]
     bench.python("generate", "cc_warehouse.demo", *generate_args, *scale_args)
+    rows_generated = generated_rows(bench.landing)
     held_back = hold_back_new_quarter(bench.landing, bench.new_quarter)
 
     new_quarter_build: dict[str, float] = {}
@@ -339,6 +352,8 @@ def run_bench(
     incremental = seconds("load_new_quarter", "transform_new_quarter")
     floor_query = _query_seconds(stages["floor"].log)
     figures = {
+        "rows_generated": rows_generated,
+        "generate_rows_per_second": round(rows_generated / stages["generate"].seconds, 1),
         "rows_loaded": rows_loaded,
         "load_rows_per_second": round(rows_loaded / seconds("load_base", "load_new_quarter"), 1),
         "pipeline_seconds": seconds(*PIPELINE_STAGES),
@@ -384,6 +399,8 @@ def run_bench(
             "Wall seconds of each stage's process (start-up included); peak memory is the largest "
             "resident set of any process of the stage (wait4 rusage), not a sum over processes.",
             "The loader runs with --no-validate (Great Expectations is a report, not a load step).",
+            "generate_rows_per_second = data rows of the maternity, health-visiting and NCMP "
+            "extracts written / wall of the generate stage (start-up included).",
             "incremental = load_new_quarter + transform_new_quarter; full = transform_full "
             "(transform --force on the same data). pipeline = load_base + load_new_quarter + "
             "transform_full.",

@@ -39,16 +39,18 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import ctypes
 import math
+import multiprocessing
 import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -59,6 +61,9 @@ from cc_warehouse.config import DEMO_MARKER, settings
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 Bools = NDArray[np.bool_]
+# Named numpy columns of equal length: all the model needs of a data frame, without the copies
+# a pandas frame makes to consolidate, take and concatenate its blocks.
+Frame = dict[str, NDArray]
 
 # --------------------------------------------------------------------------------------------
 # Contract and scale
@@ -270,11 +275,16 @@ def _calibrated(eta: Floats, target: float, weight: Floats | None = None) -> Flo
         return eta.astype(np.float64)
     step = max(1, eta.size // 50_000)
     sample = eta[::step]
-    sample_weight = np.ones(sample.size) if weight is None else weight[::step]
+    sample_weight = None if weight is None else weight[::step]
+    p = np.empty(sample.size)  # sigmoid(middle + sample), computed in place
     low, high = -30.0, 30.0
     for _ in range(40):
         middle = 0.5 * (low + high)
-        if np.mean(sample_weight * _sigmoid(middle + sample)) < target:
+        np.negative(np.add(sample, middle, out=p), out=p)
+        np.divide(1.0, np.add(np.exp(p, out=p), 1.0, out=p), out=p)
+        if sample_weight is not None:
+            np.multiply(sample_weight, p, out=p)
+        if np.mean(p) < target:
             low = middle
         else:
             high = middle
@@ -288,6 +298,33 @@ def _draw_by_group(rng: np.random.Generator, eta: Floats, group: Ints, targets: 
         members = group == index
         probability[members] = _calibrated(eta[members], target)
     return rng.random(eta.size) < probability
+
+
+def _rows(frame: Frame) -> int:
+    return next(iter(frame.values())).size
+
+
+def _take(frame: Frame, rows: Ints | Bools) -> Frame:
+    return {name: column[rows] for name, column in frame.items()}
+
+
+def _concat(frames: Sequence[Frame]) -> Frame:
+    return {name: np.concatenate([frame[name] for frame in frames]) for name in frames[0]}
+
+
+@dataclass(frozen=True)
+class Ordered:
+    """A frame read in a given row order: a column is gathered only when read, so choosing
+    rows of it (`rows`) composes the orders instead of copying every column twice."""
+
+    frame: Frame
+    order: Ints
+
+    def __getitem__(self, name: str) -> NDArray:
+        return self.frame[name][self.order]
+
+    def rows(self, rows: Ints) -> Ordered:
+        return Ordered(self.frame, self.order[rows])
 
 
 def _trend(first_last: tuple[float, float], years: int) -> Floats:
@@ -345,13 +382,26 @@ BABY_NHS_BASES = (930_000_000, 965_000_000)
 SCHOOL_CHILD_NHS_BASES = (965_000_000, 1_000_000_000)
 
 
+def _weighted_digit_sums(digits: int, first_weight: int) -> Ints:
+    """Sum of digit times weight (first_weight, first_weight - 1, ...) of every number that long."""
+    numbers = np.arange(10**digits)
+    return sum((numbers // 10 ** (digits - 1 - k)) % 10 * (first_weight - k) for k in range(digits))
+
+
+# Modulus 11 with weights 10..2 over nine digits, as two table look-ups (first four digits, last
+# five) rather than nine integer divisions a number: numpy's int64 division is slow.
+NHS_HIGH_SUMS, NHS_LOW_SUMS = _weighted_digit_sums(4, 10), _weighted_digit_sums(5, 6)
+NHS_CHECK_OF_SUM = (11 - np.arange(NHS_HIGH_SUMS.max() + NHS_LOW_SUMS.max() + 1) % 11) % 11
+
+
 def nhs_check_digit(base: Ints) -> Ints:
     """Modulus 11 check digit of nine-digit bases; 10 means the base cannot be used."""
-    total = np.zeros(base.size, dtype=np.int64)
-    for position in range(9):
-        total += (base // 10 ** (8 - position)) % 10 * (10 - position)
-    check = 11 - total % 11
-    return np.where(check == 11, 0, check)
+    if base.size and (base.min() < 0 or base.max() >= 1_000_000_000):
+        base = base % 1_000_000_000
+    # exact: a float64 quotient of numbers below 2**53 never rounds across a whole number here
+    high = np.floor(base / 100_000.0).astype(np.int64)
+    low = base - high * 100_000
+    return NHS_CHECK_OF_SUM[NHS_HIGH_SUMS[high] + NHS_LOW_SUMS[low]]
 
 
 def is_valid_nhs_number(numbers: Ints) -> Bools:
@@ -629,8 +679,8 @@ def build_geography(scale: Scale, seed: int) -> Geography:
 
 @dataclass(frozen=True)
 class Births:
-    deliveries: pd.DataFrame  # sorted by day
-    babies: pd.DataFrame  # in delivery order
+    deliveries: Frame  # sorted by day
+    babies: Frame  # in delivery order
 
 
 def _delivery_days(rng: np.random.Generator, calendar: Calendar, scale: Scale) -> Ints:
@@ -671,60 +721,58 @@ def _gestations(rng: np.random.Generator, preterm: Bools, multiple: Bools) -> In
     return np.where(preterm, early, np.where(multiple, multiple_term, term))
 
 
-def _babies(rng: np.random.Generator, d: pd.DataFrame) -> pd.DataFrame:
-    delivery = np.repeat(np.arange(len(d)), d["multiplicity"].to_numpy())
-    gestation = d["gestation"].to_numpy()[delivery]
-    deprivation = d["deprivation"].to_numpy()[delivery]
+def _babies(rng: np.random.Generator, d: Frame) -> Frame:
+    delivery = np.repeat(np.arange(_rows(d)), d["multiplicity"])
+    gestation = d["gestation"][delivery]
+    deprivation = d["deprivation"][delivery]
     preterm = gestation < 37
     still_eta = 2.6 * preterm + 1.5 * (gestation < 28) + 0.3 * deprivation
     live = rng.random(delivery.size) >= _calibrated(still_eta, STILL_BIRTH)
     male = rng.random(delivery.size) < 0.512
-    ethnic = d["ethnic"].to_numpy()[delivery]
+    ethnic = d["ethnic"][delivery]
     log_weight = (
         np.log(np.interp(gestation, MEDIAN_WEIGHT_WEEKS, MEDIAN_WEIGHT_GRAMS))
         - 0.035 * ~male
-        - 0.07 * d["smoker"].to_numpy()[delivery]
+        - 0.07 * d["smoker"][delivery]
         - 0.06 * np.isin(ethnic, SOUTH_ASIAN)
-        - 0.08 * (d["multiplicity"].to_numpy()[delivery] > 1)
+        - 0.08 * (d["multiplicity"][delivery] > 1)
         - 0.02 * deprivation
         + rng.normal(0, 0.135, delivery.size)
     )
     term = ~preterm & live
     shift = math.log(2500) - np.quantile(log_weight[term], TERM_LOW_BIRTH_WEIGHT)
     weight = np.clip(np.round(np.exp(log_weight + shift)), 300, 6200).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "delivery": delivery,
-            "male": male,
-            "live": live,
-            "weight": weight,
-            "nhs": _nhs_numbers(rng, delivery.size, BABY_NHS_BASES),
-            "has_nhs": live | (rng.random(delivery.size) < 0.1),
-            "moved_out": rng.random(delivery.size) < MOVED_OUT,
-        }
-    )
+    return {
+        "delivery": delivery,
+        "male": male,
+        "live": live,
+        "weight": weight,
+        "nhs": _nhs_numbers(rng, delivery.size, BABY_NHS_BASES),
+        "has_nhs": live | (rng.random(delivery.size) < 0.1),
+        "moved_out": rng.random(delivery.size) < MOVED_OUT,
+    }
 
 
-def _breastfeeding(rng: np.random.Generator, d: pd.DataFrame, year: Ints, years: int) -> None:
+def _breastfeeding(rng: np.random.Generator, d: Frame, year: Ints, years: int) -> None:
     """Initiation, then still breastfed at the new birth visit and at 6-8 weeks."""
-    deprivation, bme = d["deprivation"].to_numpy(), d["ethnic"].to_numpy() >= FIRST_BME
-    teen, smoker = d["teen"].to_numpy(), d["smoker"].to_numpy()
+    deprivation, bme = d["deprivation"], d["ethnic"] >= FIRST_BME
+    teen, smoker = d["teen"], d["smoker"]
     initiation_eta = (
-        -0.5 * deprivation + 1.3 * bme - 0.9 * teen - 0.7 * smoker + 0.02 * (d["mother_age"].to_numpy() - 30)
+        -0.5 * deprivation + 1.3 * bme - 0.9 * teen - 0.7 * smoker + 0.02 * (d["mother_age"] - 30)
     )
     initiated = _draw_by_group(rng, initiation_eta, year, _trend(BREASTFEEDING_INITIATION, years))
     keep_eta = -0.35 * deprivation + 0.9 * bme - 0.4 * teen - 0.3 * smoker
     at_nbv = initiated & (
-        rng.random(len(d)) < _calibrated(keep_eta, BREASTFED_AT_NBV, initiated.astype(float))
+        rng.random(_rows(d)) < _calibrated(keep_eta, BREASTFED_AT_NBV, initiated.astype(float))
     )
     at_6_8 = at_nbv & (
-        rng.random(len(d)) < _calibrated(keep_eta, BREASTFED_AT_6_8_WEEKS, at_nbv.astype(float))
+        rng.random(_rows(d)) < _calibrated(keep_eta, BREASTFED_AT_6_8_WEEKS, at_nbv.astype(float))
     )
     d["bf_initiated"] = initiated
     d["bf_nbv"] = at_nbv
     d["bf_6_8"] = at_6_8
-    d["total_nbv"] = at_nbv & (rng.random(len(d)) < TOTALLY_BREASTFED_AT_NBV)
-    d["total_6_8"] = at_6_8 & (rng.random(len(d)) < TOTALLY_BREASTFED_AT_6_8_WEEKS)
+    d["total_nbv"] = at_nbv & (rng.random(_rows(d)) < TOTALLY_BREASTFED_AT_NBV)
+    d["total_6_8"] = at_6_8 & (rng.random(_rows(d)) < TOTALLY_BREASTFED_AT_6_8_WEEKS)
 
 
 def simulate_births(geo: Geography, calendar: Calendar, scale: Scale, seed: int) -> Births:
@@ -756,25 +804,23 @@ def simulate_births(geo: Geography, calendar: Calendar, scale: Scale, seed: int)
         rng.choice(SPONTANEOUS_METHODS, size=n, p=SPONTANEOUS_SHARES),
         rng.choice(OTHER_METHODS, size=n, p=OTHER_METHOD_SHARES),
     )
-    deliveries = pd.DataFrame(
-        {
-            "day": day,
-            "lsoa": lsoa,
-            "postcode": geo.draw_postcodes(rng, lsoa),
-            "typo_postcode": geo.draw_postcodes(rng, lsoa),
-            "in_maternity": (rng.random(n) >= BORN_ELSEWHERE) & (day >= calendar.start),
-            "deprivation": deprivation,
-            "teen": teen,
-            "mother_age": age,
-            "mother_birth_day": day - np.round(age * 365.25).astype(np.int64),
-            "mother_nhs": _nhs_numbers(rng, n, MOTHER_NHS_BASES),
-            "ethnic": ethnic,
-            "smoker": smoker,
-            "multiplicity": multiplicity,
-            "gestation": _gestations(rng, preterm, multiplicity > 1),
-            "method": method,
-        }
-    )
+    deliveries = {
+        "day": day,
+        "lsoa": lsoa,
+        "postcode": geo.draw_postcodes(rng, lsoa),
+        "typo_postcode": geo.draw_postcodes(rng, lsoa),
+        "in_maternity": (rng.random(n) >= BORN_ELSEWHERE) & (day >= calendar.start),
+        "deprivation": deprivation,
+        "teen": teen,
+        "mother_age": age,
+        "mother_birth_day": day - np.round(age * 365.25).astype(np.int64),
+        "mother_nhs": _nhs_numbers(rng, n, MOTHER_NHS_BASES),
+        "ethnic": ethnic,
+        "smoker": smoker,
+        "multiplicity": multiplicity,
+        "gestation": _gestations(rng, preterm, multiplicity > 1),
+        "method": method,
+    }
     _breastfeeding(rng, deliveries, year, scale.years)
     babies = _babies(rng, deliveries)
     live_babies = np.bincount(babies["delivery"], weights=babies["live"], minlength=n)
@@ -812,67 +858,60 @@ def _review_rows(
     rng: np.random.Generator,
     spec: ReviewSpec,
     kind: int,
-    child: pd.DataFrame,
+    child: Frame,
     geo: Geography,
     calendar: Calendar,
-) -> pd.DataFrame:
-    due = child["birth_day"].to_numpy() + spec.due_day
+) -> Frame:
+    due = child["birth_day"] + spec.due_day
     quarter = calendar.quarter_of(due)
-    rows = child[quarter >= 0].reset_index(drop=True)
+    rows = _take(child, quarter >= 0)
     due, quarter = due[quarter >= 0], quarter[quarter >= 0]
-    centre = geo.lsoa_centre[geo.postcode_lsoa[rows["postcode"].to_numpy()]]
-    deprivation = geo.deprivation[geo.postcode_lsoa[rows["postcode"].to_numpy()]]
+    centre = geo.lsoa_centre[geo.postcode_lsoa[rows["postcode"]]]
+    deprivation = geo.deprivation[geo.postcode_lsoa[rows["postcode"]]]
     done_eta = geo.review_done_effect[centre] - 0.2 * deprivation
-    done = rng.random(len(rows)) < _calibrated(done_eta, spec.done_share)
-    delay = spec.earliest_day + np.round(rng.gamma(spec.delay_shape, spec.delay_scale, len(rows)))
+    done = rng.random(_rows(rows)) < _calibrated(done_eta, spec.done_share)
+    delay = spec.earliest_day + np.round(rng.gamma(spec.delay_shape, spec.delay_scale, _rows(rows)))
     year = quarter // 4
     recorded_eta = spec.recording_spread * geo.nbv_recording_effect[centre]
-    recorded_share = np.zeros(len(rows))
+    recorded_share = np.zeros(_rows(rows))
     for index, target in enumerate(_trend(spec.recorded, calendar.years)):
         members = year == index
         recorded_share[members] = _calibrated(recorded_eta[members], target, done[members].astype(float))
-    recorded = done & (rng.random(len(rows)) < recorded_share)
-    breastfed, totally = rows[spec.breastfed].to_numpy(), rows[spec.totally].to_numpy()
-    return pd.DataFrame(
-        {
-            "child": rows["child"].to_numpy(),
-            "nhs": rows["nhs"].to_numpy(),
-            "birth_day": rows["birth_day"].to_numpy(),
-            "postcode": rows["postcode"].to_numpy(),
-            "kind": np.full(len(rows), kind),
-            "due": due,
-            "quarter": quarter,
-            "done": done,
-            "contact": rows["birth_day"].to_numpy() + delay.astype(np.int64),
-            "recorded": recorded,
-            "status": np.where(totally, 0, np.where(breastfed, 1, 2)),
-        }
-    )
+    recorded = done & (rng.random(_rows(rows)) < recorded_share)
+    breastfed, totally = rows[spec.breastfed], rows[spec.totally]
+    return {
+        "child": rows["child"],
+        "nhs": rows["nhs"],
+        "birth_day": rows["birth_day"],
+        "postcode": rows["postcode"],
+        "kind": np.full(_rows(rows), kind),
+        "due": due,
+        "quarter": quarter,
+        "done": done,
+        "contact": rows["birth_day"] + delay.astype(np.int64),
+        "recorded": recorded,
+        "status": np.where(totally, 0, np.where(breastfed, 1, 2)),
+    }
 
 
-def simulate_reviews(births: Births, geo: Geography, calendar: Calendar, seed: int) -> pd.DataFrame:
+def simulate_reviews(births: Births, geo: Geography, calendar: Calendar, seed: int) -> Ordered:
     rng = _rng(seed, "health visiting")
     babies, deliveries = births.babies, births.deliveries
-    child = np.flatnonzero(babies["live"].to_numpy() & ~babies["moved_out"].to_numpy())
-    delivery = babies["delivery"].to_numpy()[child]
+    child = np.flatnonzero(babies["live"] & ~babies["moved_out"])
+    delivery = babies["delivery"][child]
     moved = rng.random(child.size) < MOVED_BEFORE_REVIEW
     new_home = geo.draw_postcodes(rng, geo.draw_lsoas(rng, child.size))
-    children = pd.DataFrame(
-        {
-            "child": child,
-            "nhs": babies["nhs"].to_numpy()[child],
-            "birth_day": deliveries["day"].to_numpy()[delivery],
-            "postcode": np.where(moved, new_home, deliveries["postcode"].to_numpy()[delivery]),
-            **{
-                name: deliveries[name].to_numpy()[delivery]
-                for name in ("bf_nbv", "bf_6_8", "total_nbv", "total_6_8")
-            },
-        }
-    )
+    children = {
+        "child": child,
+        "nhs": babies["nhs"][child],
+        "birth_day": deliveries["day"][delivery],
+        "postcode": np.where(moved, new_home, deliveries["postcode"][delivery]),
+        **{name: deliveries[name][delivery] for name in ("bf_nbv", "bf_6_8", "total_nbv", "total_6_8")},
+    }
     frames = [_review_rows(rng, spec, kind, children, geo, calendar) for kind, spec in enumerate(REVIEWS)]
-    reviews = pd.concat(frames, ignore_index=True)
-    order = np.lexsort([reviews[key].to_numpy() for key in ("kind", "child", "due")])
-    return reviews.take(order).reset_index(drop=True)
+    reviews = _concat(frames)
+    order = np.lexsort([reviews[key] for key in ("kind", "child", "due")])
+    return Ordered(reviews, order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -888,59 +927,54 @@ def _uk90(table: dict[str, NDArray], age: Floats, male: Bools, column: int) -> F
 
 def _cohort_children(
     rng: np.random.Generator, births: Births, geo: Geography, scale: Scale, born: tuple[int, int]
-) -> pd.DataFrame:
+) -> Frame:
     """Children of one school year: resident babies who stayed, plus children drawn afresh."""
     babies, deliveries = births.babies, births.deliveries
-    delivery = babies["delivery"].to_numpy()
-    birth_day = deliveries["day"].to_numpy()[delivery]
+    delivery = babies["delivery"]
+    birth_day = deliveries["day"][delivery]
     eligible = np.flatnonzero(
-        babies["live"].to_numpy()
-        & ~babies["moved_out"].to_numpy()
-        & (birth_day >= born[0])
-        & (birth_day <= born[1])
+        babies["live"] & ~babies["moved_out"] & (birth_day >= born[0]) & (birth_day <= born[1])
     )
     stayed = eligible[rng.random(eligible.size) < NCMP_STAYERS]
     moved = rng.random(stayed.size) < NCMP_MOVED_HOME
     home = np.where(
         moved,
         geo.draw_postcodes(rng, geo.draw_lsoas(rng, stayed.size)),
-        deliveries["postcode"].to_numpy()[delivery[stayed]],
+        deliveries["postcode"][delivery[stayed]],
     )
-    first_birth = int(deliveries["day"].iloc[0])
+    first_birth = int(deliveries["day"][0])
     days_before_births = max(0, min(born[1], first_birth - 1) - born[0] + 1)
     resident_per_day = scale.births_per_year / 365.25 / (1 - BORN_ELSEWHERE)
     fresh = round(resident_per_day * days_before_births + NCMP_MOVERS_IN * eligible.size)
     fresh_lsoa = geo.draw_lsoas(rng, fresh)
-    return pd.DataFrame(
-        {
-            "baby": np.concatenate([stayed, np.full(fresh, -1)]),
-            "nhs": np.concatenate([babies["nhs"].to_numpy()[stayed], np.zeros(fresh, np.int64)]),
-            "birth_day": np.concatenate([birth_day[stayed], rng.integers(born[0], born[1] + 1, fresh)]),
-            "male": np.concatenate([babies["male"].to_numpy()[stayed], rng.random(fresh) < 0.512]),
-            "ethnic": np.concatenate(
-                [
-                    deliveries["ethnic"].to_numpy()[delivery[stayed]],
-                    _ethnic_categories(rng, geo.bme_share[fresh_lsoa]),
-                ]
-            ),
-            "postcode": np.concatenate([home, geo.draw_postcodes(rng, fresh_lsoa)]),
-        }
-    )
+    return {
+        "baby": np.concatenate([stayed, np.full(fresh, -1)]),
+        "nhs": np.concatenate([babies["nhs"][stayed], np.zeros(fresh, np.int64)]),
+        "birth_day": np.concatenate([birth_day[stayed], rng.integers(born[0], born[1] + 1, fresh)]),
+        "male": np.concatenate([babies["male"][stayed], rng.random(fresh) < 0.512]),
+        "ethnic": np.concatenate(
+            [
+                deliveries["ethnic"][delivery[stayed]],
+                _ethnic_categories(rng, geo.bme_share[fresh_lsoa]),
+            ]
+        ),
+        "postcode": np.concatenate([home, geo.draw_postcodes(rng, fresh_lsoa)]),
+    }
 
 
 def _measurements(
-    rng: np.random.Generator, children: pd.DataFrame, geo: Geography, year: int, reception: bool
-) -> pd.DataFrame:
-    lsoa = geo.postcode_lsoa[children["postcode"].to_numpy()]
+    rng: np.random.Generator, children: Frame, geo: Geography, year: int, reception: bool
+) -> Frame:
+    lsoa = geo.postcode_lsoa[children["postcode"]]
     deprivation = geo.deprivation[lsoa]
     centre = geo.lsoa_centre[lsoa]
-    n = len(children)
+    n = _rows(children)
     measured_eta = geo.ncmp_participation_effect[centre] - 0.3 * deprivation
     measured = rng.random(n) < _calibrated(measured_eta, NCMP_MEASURED)
     day = _weekday_on_or_after(rng.integers(_day(year, 10, 1), _day(year + 1, 6, 30) + 1, n))
-    age = (day - children["birth_day"].to_numpy()) / 365.25
-    male = children["male"].to_numpy()
-    bme = children["ethnic"].to_numpy() >= FIRST_BME
+    age = (day - children["birth_day"]) / 365.25
+    male = children["male"]
+    bme = children["ethnic"] >= FIRST_BME
     z = 0.33 * deprivation + (0 if reception else 0.2) * bme + rng.normal(0, 1.0 if reception else 1.1, n)
     target = (RECEPTION_OBESITY if reception else YEAR6_OBESITY).get(year, 0.10 if reception else 0.22)
     if measured.any():
@@ -952,16 +986,14 @@ def _measurements(
     height = _uk90(MEDIAN_HEIGHT, age, male, 1) * (1 + HEIGHT_CV * rng.normal(0, 1, n))
     height_tenths = np.round(height * 10).astype(np.int64)
     weight_tenths = np.round(bmi * (height_tenths / 1000) ** 2 * 10).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "measured": measured,
-            "measurement_day": day,
-            "height": height_tenths,
-            "weight": weight_tenths,
-            "reason": rng.choice(3, size=n, p=[0.4, 0.45, 0.15]),
-            "school": _school(rng, geo, lsoa),
-        }
-    )
+    return {
+        "measured": measured,
+        "measurement_day": day,
+        "height": height_tenths,
+        "weight": weight_tenths,
+        "reason": rng.choice(3, size=n, p=[0.4, 0.45, 0.15]),
+        "school": _school(rng, geo, lsoa),
+    }
 
 
 def _school(rng: np.random.Generator, geo: Geography, lsoa: Ints) -> Ints:
@@ -971,9 +1003,7 @@ def _school(rng: np.random.Generator, geo: Geography, lsoa: Ints) -> Ints:
     return np.clip(school + step, 0, geo.n_schools - 1)
 
 
-def simulate_ncmp(
-    births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int
-) -> pd.DataFrame:
+def simulate_ncmp(births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int) -> Ordered:
     rng = _rng(seed, "ncmp")
     frames = []
     for index in range(scale.years):
@@ -984,16 +1014,21 @@ def simulate_ncmp(
             children = _cohort_children(rng, births, geo, scale, born)
             measured = _measurements(rng, children, geo, year, reception)
             frames.append(
-                pd.concat([children, measured], axis=1).assign(academic_year=index, reception=reception)
+                {
+                    **children,
+                    **measured,
+                    "academic_year": np.full(_rows(children), index),
+                    "reception": np.full(_rows(children), reception),
+                }
             )
-    ncmp = pd.concat(frames, ignore_index=True)
-    fresh = np.flatnonzero(ncmp["baby"].to_numpy() < 0)
-    nhs = ncmp["nhs"].to_numpy().copy()
+    ncmp = _concat(frames)
+    fresh = np.flatnonzero(ncmp["baby"] < 0)
+    nhs = ncmp["nhs"].copy()
     nhs[fresh] = _nhs_numbers(rng, fresh.size, SCHOOL_CHILD_NHS_BASES)
     ncmp["nhs"] = nhs
-    keys = [ncmp[key].to_numpy() for key in ("birth_day", "school")]
-    order = np.lexsort([*keys, ~ncmp["reception"].to_numpy(), ncmp["academic_year"].to_numpy()])
-    return ncmp.take(order).reset_index(drop=True)
+    keys = [ncmp[key] for key in ("birth_day", "school")]
+    order = np.lexsort([*keys, ~ncmp["reception"], ncmp["academic_year"]])
+    return Ordered(ncmp, order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1001,8 +1036,19 @@ def simulate_ncmp(
 # --------------------------------------------------------------------------------------------
 
 
+def _spelt(values: Ints, blank: Bools | None, spell: Callable[[Ints, Bools | None], pa.Array]) -> pa.Array:
+    """spell(values, blank), but a narrow range (days, weeks, grams) is spelt once per value in
+    it and looked up: Arrow's take is several times faster than its number and date casts."""
+    if values.size >= 1024:
+        low, high = int(values.min()), int(values.max())
+        if high - low < values.size // 4:
+            words = spell(np.arange(low, high + 1), None)
+            return words.take(pa.array(values - low, type=pa.int64(), mask=blank))
+    return spell(values, blank)
+
+
 def _ints(values: Ints, blank: Bools | None = None) -> pa.Array:
-    return pc.cast(pa.array(values, type=pa.int64(), mask=blank), pa.string())
+    return _spelt(values, blank, lambda v, b: pc.cast(pa.array(v, type=pa.int64(), mask=b), pa.string()))
 
 
 def _tenths(values: Ints, blank: Bools | None = None) -> pa.Array:
@@ -1011,8 +1057,9 @@ def _tenths(values: Ints, blank: Bools | None = None) -> pa.Array:
 
 
 def _labels(index: Ints, labels: Sequence[str], blank: Bools | None = None) -> pa.Array:
-    indices = pa.array(np.asarray(index, dtype=np.int32), mask=blank)
-    return pc.cast(pa.DictionaryArray.from_arrays(indices, pa.array(list(labels))), pa.string())
+    return pa.array(list(labels), type=pa.string()).take(
+        pa.array(np.asarray(index, dtype=np.int32), mask=blank)
+    )
 
 
 def _flags(values: Bools, blank: Bools | None = None) -> pa.Array:
@@ -1020,8 +1067,11 @@ def _flags(values: Bools, blank: Bools | None = None) -> pa.Array:
 
 
 def _iso_dates(days: Ints, blank: Bools | None = None) -> pa.Array:
-    dates = pa.array(days.astype("datetime64[D]"), type=pa.date32(), mask=blank)
-    return pc.cast(dates, pa.string())
+    return _spelt(
+        days,
+        blank,
+        lambda d, b: pc.cast(pa.array(d.astype("datetime64[D]"), type=pa.date32(), mask=b), pa.string()),
+    )
 
 
 def _ids(prefix: str, sequence: Ints, width: int) -> pa.Array:
@@ -1030,32 +1080,85 @@ def _ids(prefix: str, sequence: Ints, width: int) -> pa.Array:
     )
 
 
-def _put(values: pa.Array, mask: Bools, replacement: str | None | pa.Array) -> pa.Array:
+Edit = Callable[[pa.Array, Bools], pa.Array]
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A text column with masked edits queued, to apply in order.
+
+    Each edit touches a few rows in a thousand: they are applied to the touched rows only and
+    put back in one pass, rather than copying the whole column once per edit.
+    """
+
+    values: pa.Array
+    edits: tuple[tuple[Bools, Edit], ...] = ()
+
+    def then(self, mask: Bools, edit: Edit) -> Edited:
+        return Edited(self.values, (*self.edits, (mask, edit)))
+
+    def finished(self) -> pa.Array:
+        touched = np.zeros(len(self.values), dtype=bool)
+        for mask, _ in self.edits:
+            touched |= mask
+        rows = np.flatnonzero(touched)
+        if rows.size == 0:
+            return self.values
+        subset = self.values.take(pa.array(rows))
+        for mask, edit in self.edits:
+            local = mask[rows]
+            if local.any():
+                subset = edit(subset, local)
+        # one take from the column and its edited rows: faster than replace_with_mask on text
+        source = np.arange(len(self.values))
+        source[rows] = len(self.values) + np.arange(rows.size)
+        return pa.concat_arrays([self.values, subset]).take(pa.array(source))
+
+
+Text = pa.Array | Edited
+
+
+def _edited(values: Text) -> Edited:
+    return values if isinstance(values, Edited) else Edited(values)
+
+
+def _finished(columns: dict[str, Text]) -> dict[str, pa.Array]:
+    return {name: _edited(values).finished() for name, values in columns.items()}
+
+
+def _put(values: Text, mask: Bools, replacement: str | None | pa.Array) -> Edited:
     """Replace the masked rows; an array replacement holds one value per masked row."""
-    count = int(np.count_nonzero(mask))
-    if count == 0:
-        return values
-    if replacement is None or isinstance(replacement, str):
-        replacement = pa.array([replacement] * count, type=pa.string())
-    return pc.replace_with_mask(values, pa.array(mask), replacement)
+
+    def put(subset: pa.Array, rows: Bools) -> pa.Array:
+        fill = replacement
+        if fill is None or isinstance(fill, str):
+            fill = pa.array([fill] * int(np.count_nonzero(rows)), type=pa.string())
+        return pc.replace_with_mask(subset, pa.array(rows), fill)
+
+    return _edited(values).then(mask, put)
 
 
 class Noise:
     """Deterministic masks and draws; rows of one group (one delivery) always agree."""
 
     def __init__(self, rng: np.random.Generator, groups: Ints) -> None:
+        """groups: consecutive group numbers from 0, one per row."""
         self.rng = rng
         self.groups = groups
         self.size = int(groups.max()) + 1 if groups.size else 0
+        self.one_row_each = self.size == groups.size  # then groups is 0, 1, 2, ...: no gather
+
+    def _per_row(self, values: NDArray) -> NDArray:
+        return values if self.one_row_each else values[self.groups]
 
     def mask(self, rate: float) -> Bools:
-        return (self.rng.random(self.size) < rate)[self.groups]
+        return self._per_row(self.rng.random(self.size) < rate)
 
     def bad(self, kind: str) -> Bools:
         return self.mask(BAD_INPUT_RATES[kind])
 
     def integers(self, low: int, high: int) -> Ints:
-        return self.rng.integers(low, high, self.size)[self.groups]
+        return self._per_row(self.rng.integers(low, high, self.size))
 
     def choose(self, mask: Bools, options: Sequence[str]) -> pa.Array:
         return _labels(self.integers(0, len(options))[mask], options)
@@ -1073,11 +1176,11 @@ def _group_ids(*keys: Ints) -> Ints:
 
 
 def _with_unknowns(
-    values: pa.Array,
+    values: Text,
     noise: Noise,
     explicit: str | None = None,
     unknown_codes: Sequence[str] = (),
-) -> pa.Array:
+) -> Edited:
     """Blanks, an explicit unknown code and codes outside the code list, at low rates."""
     values = _put(values, noise.bad("blank_field"), None)
     if explicit is not None:
@@ -1088,10 +1191,12 @@ def _with_unknowns(
     return values
 
 
-def _transform(values: pa.Array, mask: Bools, function: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    if not mask.any():
-        return values
-    return pc.replace_with_mask(values, pa.array(mask), function(values.filter(pa.array(mask))))
+def _transform(values: Text, mask: Bools, function: Callable[[pa.Array], pa.Array]) -> Edited:
+    def transform(subset: pa.Array, rows: Bools) -> pa.Array:
+        chosen = pa.array(rows)
+        return pc.replace_with_mask(subset, chosen, function(subset.filter(chosen)))
+
+    return _edited(values).then(mask, transform)
 
 
 def _nhs_text(noise: Noise, numbers: Ints, present: Bools | None = None) -> pa.Array:
@@ -1104,12 +1209,11 @@ def _nhs_text(noise: Noise, numbers: Ints, present: Bools | None = None) -> pa.A
     return _ints(numbers, blank)
 
 
-def _postcode_text(noise: Noise, postcode: Ints, geo: Geography) -> pa.Array:
+def _postcode_text(noise: Noise, postcode: Ints, geo: Geography) -> Edited:
     """The resident's postcode, now and then in odd case or spacing, unknown or outside."""
-    text = geo.postcode.take(pa.array(postcode))
     outside = noise.bad("postcode_outside_area")
     outside_index = geo.n_city_postcodes + noise.integers(0, len(geo.postcode) - geo.n_city_postcodes)
-    text = _put(text, outside, geo.postcode.take(pa.array(outside_index[outside])))
+    text = geo.postcode.take(pa.array(np.where(outside, outside_index, postcode)))
     unknown = noise.bad("postcode_unknown")
     serial = noise.integers(0, 4000)[unknown]
     made_up = pc.binary_join_element_wise(
@@ -1130,13 +1234,13 @@ def _postcode_text(noise: Noise, postcode: Ints, geo: Geography) -> pa.Array:
     )
 
 
-def _ethnic_text(noise: Noise, ethnic: Ints) -> pa.Array:
+def _ethnic_text(noise: Noise, ethnic: Ints) -> Edited:
     ethnic = np.where(noise.mask(0.006), NOT_STATED, ethnic)
     ethnic = np.where(noise.mask(0.003), NOT_KNOWN, ethnic)
     return _with_unknowns(_labels(ethnic, ETHNIC_CODES), noise, unknown_codes=("Q", "I", "O", "WB"))
 
 
-def _required_date(noise: Noise, days: Ints) -> pa.Array:
+def _required_date(noise: Noise, days: Ints) -> Edited:
     text = _put(_iso_dates(days), noise.bad("blank_required_date"), None)
     garbled = noise.bad("garbled_required_date")
     return _put(text, garbled, noise.choose(garbled, GARBLED_DATES))
@@ -1187,12 +1291,12 @@ MATERNITY_FAULTS = ("smoking", "weight", "gestation", "postcode", "method", "bre
 def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "maternity extract")
     d, b = births.deliveries, births.babies
-    in_window = d["in_maternity"].to_numpy()
-    baby = np.flatnonzero(in_window[b["delivery"].to_numpy()])
-    delivery = b["delivery"].to_numpy()[baby]
-    home = calendar.quarter_of(d["day"].to_numpy())
-    resend = (rng.random(len(d)) < MATERNITY_RESEND) & (home < calendar.quarters - 1)
-    fault = np.where(resend, rng.integers(0, len(MATERNITY_FAULTS), len(d)), -1)
+    in_window = d["in_maternity"]
+    baby = np.flatnonzero(in_window[b["delivery"]])
+    delivery = b["delivery"][baby]
+    home = calendar.quarter_of(d["day"])
+    resend = (rng.random(_rows(d)) < MATERNITY_RESEND) & (home < calendar.quarters - 1)
+    fault = np.where(resend, rng.integers(0, len(MATERNITY_FAULTS), _rows(d)), -1)
     record, file, first = _occurrences(home[delivery], resend[delivery])
     dl, bb = delivery[record], baby[record]
     fault = np.where(first, fault[dl], -1)
@@ -1202,24 +1306,24 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
     def faulty(name: str) -> Bools:
         return fault == MATERNITY_FAULTS.index(name)
 
-    day = d["day"].to_numpy()[dl]
-    mother_birth = d["mother_birth_day"].to_numpy()[dl].copy()
+    day = d["day"][dl]
+    mother_birth = d["mother_birth_day"][dl].copy()
     after = per_delivery.bad("mother_born_after_delivery")
     mother_birth[after] = day[after] + per_delivery.integers(1, 15)[after]
-    postcode = np.where(faulty("postcode"), d["typo_postcode"].to_numpy()[dl], d["postcode"].to_numpy()[dl])
-    gestation = _impossible(per_baby, d["gestation"].to_numpy()[dl], (50, 99, 4, 0))
-    weight = _impossible(per_baby, b["weight"].to_numpy()[bb], (12000, 34500, 35, 0))
-    live = b["live"].to_numpy()[bb]
-    method = _labels(d["method"].to_numpy()[dl], [str(i) for i in range(10)])
-    breastfeeding = _flags(d["bf_initiated"].to_numpy()[dl], ~d["any_live"].to_numpy()[dl])
-    columns = {
+    postcode = np.where(faulty("postcode"), d["typo_postcode"][dl], d["postcode"][dl])
+    gestation = _impossible(per_baby, d["gestation"][dl], (50, 99, 4, 0))
+    weight = _impossible(per_baby, b["weight"][bb], (12000, 34500, 35, 0))
+    live = b["live"][bb]
+    method = _labels(d["method"][dl], [str(i) for i in range(10)])
+    breastfeeding = _flags(d["bf_initiated"][dl], ~d["any_live"][dl])
+    columns: dict[str, Text] = {
         "birth_id": _put(_ids("B", record, 8), per_baby.bad("blank_key"), None),
         "delivery_id": _ids("D", np.cumsum(in_window)[dl] - 1, 8),
-        "mother_nhs_number": _nhs_text(per_delivery, d["mother_nhs"].to_numpy()[dl]),
-        "baby_nhs_number": _nhs_text(per_baby, b["nhs"].to_numpy()[bb], b["has_nhs"].to_numpy()[bb]),
+        "mother_nhs_number": _nhs_text(per_delivery, d["mother_nhs"][dl]),
+        "baby_nhs_number": _nhs_text(per_baby, b["nhs"][bb], b["has_nhs"][bb]),
         "mother_birth_date": _iso_dates(mother_birth, per_delivery.bad("blank_field")),
         "mother_postcode": _postcode_text(per_delivery, postcode, geo),
-        "mother_ethnic_category": _ethnic_text(per_delivery, d["ethnic"].to_numpy()[dl]),
+        "mother_ethnic_category": _ethnic_text(per_delivery, d["ethnic"][dl]),
         "delivery_date": _required_date(per_delivery, day),
         "gestation_weeks": _ints(gestation, faulty("gestation") | per_baby.bad("blank_field")),
         "birth_weight_grams": _put(_with_unknowns(_ints(weight), per_baby, "9999"), faulty("weight"), "9999"),
@@ -1228,7 +1332,7 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
             _with_unknowns(method, per_delivery, "X", ("11", "10", "C")), faulty("method"), "X"
         ),
         "smoking_at_delivery": _put(
-            _with_unknowns(_flags(d["smoker"].to_numpy()[dl]), per_delivery, "U", ("YES",)),
+            _with_unknowns(_flags(d["smoker"][dl]), per_delivery, "U", ("YES",)),
             faulty("smoking"),
             "U",
         ),
@@ -1236,27 +1340,30 @@ def maternity_extract(births: Births, geo: Geography, calendar: Calendar, seed: 
             _with_unknowns(breastfeeding, per_delivery, "U"), faulty("breastfeeding"), None
         ),
     }
-    return Extract("maternity", columns, ("mother_birth_date", "delivery_date"), file, calendar.extract_day)
+    return Extract(
+        "maternity", _finished(columns), ("mother_birth_date", "delivery_date"), file, calendar.extract_day
+    )
 
 
-def health_visiting_extract(reviews: pd.DataFrame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
+def health_visiting_extract(reviews: Ordered, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "health visiting extract")
-    home = reviews["quarter"].to_numpy()
-    contact = reviews["contact"].to_numpy()
-    done = reviews["done"].to_numpy()
+    home = reviews["quarter"]
+    contact = reviews["contact"]
+    done = reviews["done"]
     late = done & (contact > calendar.extract_day[home])
     degraded = rng.random(home.size) < REVIEW_RESEND
     resend = (late | degraded | (rng.random(home.size) < REVIEW_RESEND / 2)) & (home < calendar.quarters - 1)
     record, file, first = _occurrences(home, resend)
+    picked = reviews.rows(record)
     noise = Noise(rng, np.arange(record.size))
     contact = contact[record].copy()
     not_yet = done[record] & (contact > calendar.extract_day[file])
     typo = noise.bad("date_after_extract")
     contact[typo] = contact[typo] + 365
     status = _labels(
-        reviews["status"].to_numpy()[record],
+        picked["status"],
         FEEDING_STATUSES,
-        ~reviews["recorded"].to_numpy()[record] | not_yet | (first & degraded[record]),
+        ~picked["recorded"] | not_yet | (first & degraded[record]),
     )
     status = _transform(
         _with_unknowns(status, noise, unknown_codes=("BREAST", "MIXED")),
@@ -1264,66 +1371,67 @@ def health_visiting_extract(reviews: pd.DataFrame, geo: Geography, calendar: Cal
         pc.utf8_lower,
     )
     review_type = _transform(
-        _labels(reviews["kind"].to_numpy()[record], [r.code for r in REVIEWS]),
+        _labels(picked["kind"], [r.code for r in REVIEWS]),
         noise.bad("lower_case_code"),
         pc.utf8_lower,
     )
-    columns = {
+    columns: dict[str, Text] = {
         "review_id": _put(_ids("R", record, 9), noise.bad("blank_key"), None),
-        "child_nhs_number": _nhs_text(noise, reviews["nhs"].to_numpy()[record]),
-        "child_birth_date": _iso_dates(reviews["birth_day"].to_numpy()[record], noise.bad("blank_field")),
-        "child_postcode": _postcode_text(noise, reviews["postcode"].to_numpy()[record], geo),
+        "child_nhs_number": _nhs_text(noise, picked["nhs"]),
+        "child_birth_date": _iso_dates(picked["birth_day"], noise.bad("blank_field")),
+        "child_postcode": _postcode_text(noise, picked["postcode"], geo),
         "review_type": review_type,
-        "due_date": _required_date(noise, reviews["due"].to_numpy()[record]),
+        "due_date": _required_date(noise, picked["due"]),
         "contact_date": _iso_dates(contact, ~done[record] | not_yet),
         "feeding_status": status,
     }
     return Extract(
         "health_visiting",
-        columns,
+        _finished(columns),
         ("child_birth_date", "due_date", "contact_date"),
         file,
         calendar.extract_day,
     )
 
 
-def ncmp_extract(ncmp: pd.DataFrame, geo: Geography, calendar: Calendar, seed: int) -> Extract:
+def ncmp_extract(ncmp: Ordered, geo: Geography, calendar: Calendar, seed: int) -> Extract:
     rng = _rng(seed, "ncmp extract")
-    home = ncmp["academic_year"].to_numpy()
+    home = ncmp["academic_year"]
     resend = (rng.random(home.size) < NCMP_RESEND) & (home < calendar.years - 1)
     record, file, first = _occurrences(home, resend)
+    picked = ncmp.rows(record)
     noise = Noise(rng, np.arange(record.size))
-    measured = ncmp["measured"].to_numpy()[record]
-    measurement_day = ncmp["measurement_day"].to_numpy()[record].copy()
+    measured = picked["measured"]
+    measurement_day = picked["measurement_day"].copy()
     typo = noise.bad("date_after_extract")
     measurement_day[typo] = measurement_day[typo] + 365
     fault = np.where(first, noise.integers(0, 2), -1)  # resent: height 10 cm out, or weight missing
-    height = _impossible(noise, ncmp["height"].to_numpy()[record], (3000, 11, 0))
+    height = _impossible(noise, picked["height"], (3000, 11, 0))
     height = np.where(fault == 0, height + 100, height)
-    weight = _impossible(noise, ncmp["weight"].to_numpy()[record], (3500, 21, 0))
+    weight = _impossible(noise, picked["weight"], (3500, 21, 0))
     year = calendar.first_year + home[record]
-    columns = {
+    columns: dict[str, Text] = {
         "ncmp_id": _put(_ids("N", record, 9), noise.bad("blank_key"), None),
-        "child_nhs_number": _nhs_text(noise, ncmp["nhs"].to_numpy()[record]),
+        "child_nhs_number": _nhs_text(noise, picked["nhs"]),
         "academic_year": _academic_year_labels(year),
-        "school_year": _labels(np.where(ncmp["reception"].to_numpy()[record], 0, 1), ("R", "6")),
-        "school_code": _ints(900_001 + ncmp["school"].to_numpy()[record]),
+        "school_year": _labels(np.where(picked["reception"], 0, 1), ("R", "6")),
+        "school_code": _ints(900_001 + picked["school"]),
         "sex": _put(
-            _labels(np.where(ncmp["male"].to_numpy()[record], 0, 1), ("M", "F")),
+            _labels(np.where(picked["male"], 0, 1), ("M", "F")),
             noise.bad("blank_field"),
             None,
         ),
-        "birth_date": _iso_dates(ncmp["birth_day"].to_numpy()[record], noise.bad("blank_field")),
-        "child_postcode": _postcode_text(noise, ncmp["postcode"].to_numpy()[record], geo),
-        "ethnic_category": _ethnic_text(noise, ncmp["ethnic"].to_numpy()[record]),
+        "birth_date": _iso_dates(picked["birth_day"], noise.bad("blank_field")),
+        "child_postcode": _postcode_text(noise, picked["postcode"], geo),
+        "ethnic_category": _ethnic_text(noise, picked["ethnic"]),
         "measurement_date": _iso_dates(measurement_day, ~measured),
         "height_cm": _tenths(height, ~measured | noise.bad("blank_field")),
         "weight_kg": _tenths(weight, ~measured | noise.bad("blank_field") | (fault == 1)),
-        "not_measured_reason": _labels(
-            ncmp["reason"].to_numpy()[record], ("OPTED_OUT", "ABSENT", "OTHER"), measured
-        ),
+        "not_measured_reason": _labels(picked["reason"], ("OPTED_OUT", "ABSENT", "OTHER"), measured),
     }
-    return Extract("ncmp", columns, ("birth_date", "measurement_date"), file, calendar.ncmp_extract_day)
+    return Extract(
+        "ncmp", _finished(columns), ("birth_date", "measurement_date"), file, calendar.ncmp_extract_day
+    )
 
 
 def _academic_year_labels(year: Ints) -> pa.Array:
@@ -1413,23 +1521,24 @@ def _extra_column(rng: np.random.Generator, rows: int, non_ascii: bool) -> tuple
     return name, pa.array([value] * rows, type=pa.string())
 
 
-def _csv_bytes(header: Sequence[str], arrays: Sequence[pa.Array], quoted: bool) -> bytes:
+def _write_csv(path: Path, header: Sequence[str], arrays: Sequence[pa.Array], style: FileStyle) -> None:
+    """Arrow writes the rows straight to the file; only Windows-1252 files pass through memory."""
+    eol = "\r\n" if style.crlf else "\n"
+    header_line = ",".join(f'"{name}"' if style.quoted else name for name in header) + eol
     table = pa.Table.from_arrays(list(arrays), names=[f"c{i}" for i in range(len(arrays))])
-    body = pa.BufferOutputStream()
-    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid" if quoted else "none")
-    pacsv.write_csv(table, body, write_options=options)
-    header_line = ",".join(f'"{name}"' if quoted else name for name in header) + "\n"
-    return header_line.encode() + body.getvalue().to_pybytes()
-
-
-def _encode(data: bytes, style: FileStyle) -> bytes:
-    if style.crlf:
-        data = data.replace(b"\n", b"\r\n")
+    options = pacsv.WriteOptions(
+        include_header=False, quoting_style="all_valid" if style.quoted else "none", eol=eol
+    )
     if style.encoding == "cp1252":
-        return data.decode("utf-8").encode("cp1252")
-    if style.encoding == "utf-8-sig":
-        return codecs.BOM_UTF8 + data
-    return data
+        body = pa.BufferOutputStream()
+        pacsv.write_csv(table, body, write_options=options)
+        path.write_bytes((header_line + body.getvalue().to_pybytes().decode("utf-8")).encode("cp1252"))
+        return
+    with pa.OSFile(str(path), "wb") as sink:
+        if style.encoding == "utf-8-sig":
+            sink.write(codecs.BOM_UTF8)
+        sink.write(header_line.encode())
+        pacsv.write_csv(table, sink, write_options=options)
 
 
 def write_table(
@@ -1452,7 +1561,7 @@ def write_table(
         names, arrays = [*names, name], [*arrays, values]
     header = _header_variant(rng, names) if style.header_variant else names
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_encode(_csv_bytes(header, arrays, style.quoted), style))
+    _write_csv(path, header, arrays, style)
     return rows
 
 
@@ -1605,8 +1714,45 @@ def validate(scale: Scale) -> list[str]:
     return problems
 
 
-def generate(landing: Path, scale: Scale, seed: int) -> dict[str, list[tuple[Path, int]]]:
-    """Write the whole demo landing folder; returns the files written per feed."""
+Written = list[tuple[Path, int]]
+
+
+class _Forked:
+    """Work done by a forked process, which inherits the model copy-on-write (nothing pickled)."""
+
+    def __init__(self, work: Callable[[], Written]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=lambda: send.send(work()), daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self) -> Written:
+        try:
+            written = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            raise RuntimeError(
+                f"the forked generator process failed (exit code {self._process.exitcode})"
+            ) from None
+        self._process.join()
+        return written
+
+
+def _ncmp_files(
+    landing: Path, births: Births, geo: Geography, calendar: Calendar, scale: Scale, seed: int
+) -> Written:
+    ncmp = simulate_ncmp(births, geo, calendar, scale, seed)
+    return write_extract(landing, ncmp_extract(ncmp, geo, calendar, seed), seed)
+
+
+def generate(landing: Path, scale: Scale, seed: int, processes: int = 2) -> dict[str, Written]:
+    """Write the whole demo landing folder; returns the files written per feed.
+
+    Every part draws from a random stream of its own, so with two processes NCMP is made in a
+    forked process while this one writes the reference files, maternity and health visiting:
+    the bytes do not depend on the number of processes.
+    """
     problems = validate(scale)
     if problems:
         raise ValueError("; ".join(problems))
@@ -1615,6 +1761,8 @@ def generate(landing: Path, scale: Scale, seed: int) -> dict[str, list[tuple[Pat
     calendar = build_calendar(scale, seed)
     geo = build_geography(scale, seed)
     births = simulate_births(geo, calendar, scale, seed)
+    ncmp_files = partial(_ncmp_files, landing, births, geo, calendar, scale, seed)
+    forked = _Forked(ncmp_files) if processes > 1 else None
     written = {"reference": write_reference(landing, geo)}
     written["maternity"] = write_extract(landing, maternity_extract(births, geo, calendar, seed), seed)
     reviews = simulate_reviews(births, geo, calendar, seed)
@@ -1622,8 +1770,7 @@ def generate(landing: Path, scale: Scale, seed: int) -> dict[str, list[tuple[Pat
         landing, health_visiting_extract(reviews, geo, calendar, seed), seed
     )
     del reviews
-    ncmp = simulate_ncmp(births, geo, calendar, scale, seed)
-    written["ncmp"] = write_extract(landing, ncmp_extract(ncmp, geo, calendar, seed), seed)
+    written["ncmp"] = forked.result() if forked is not None else ncmp_files()
     return written
 
 
@@ -1650,6 +1797,13 @@ def _parser() -> argparse.ArgumentParser:
         "--first-year", type=int, help="first financial and academic year, e.g. 2019 for 2019/20"
     )
     parser.add_argument("--years", type=int, help="number of years (city: 6)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="2 (default): NCMP is made in a second process; the files are the same either way",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     return parser
 
@@ -1658,6 +1812,25 @@ def scale_from_args(args: argparse.Namespace) -> Scale:
     """The preset, with every scale flag given on the command line overriding it."""
     overrides = {name: getattr(args, name) for name in SCALE_FLAGS if getattr(args, name) is not None}
     return replace(PRESETS[args.preset], **overrides)
+
+
+def _keep_freed_memory() -> None:
+    """Have freed memory reused for the next column instead of handed back to the kernel.
+
+    The model allocates and frees arrays of millions of rows. By default glibc's malloc maps
+    each one afresh and unmaps it when freed, and Arrow's mimalloc returns its pages, so the
+    kernel faults in and zeroes new pages every time: a third of the CPU at england was system
+    time. glibc is asked not to map big blocks separately nor trim its heap, and Arrow
+    allocates through it; elsewhere nothing changes.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_max = -1, -4  # glibc's malloc.h
+    libc.mallopt(m_mmap_max, 0)
+    libc.mallopt(m_trim_threshold, 2**31 - 1)
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1672,7 +1845,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     landing = args.out if args.out is not None else settings().landing_dir
     started = time.perf_counter()
     try:
-        written = generate(landing, scale, args.seed)
+        written = generate(landing, scale, args.seed, args.processes)
     except LandingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -1688,4 +1861,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    _keep_freed_memory()  # a process of its own: the allocators' settings are ours to change
     sys.exit(main())

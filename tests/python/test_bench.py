@@ -85,6 +85,11 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
 
     figures = results["figures"]
     assert figures["rows_loaded"] == sum(feed["rows_read"] for feed in feeds.values())
+    # every data row the generator wrote is read by the loader, once
+    assert figures["rows_generated"] == sum(feeds[feed]["rows_read"] for feed in bench.EXTRACT_FEEDS)
+    assert figures["generate_rows_per_second"] == pytest.approx(
+        figures["rows_generated"] / stages["generate"]["seconds"], rel=0.01
+    )
     assert figures["load_rows_per_second"] > 0
     assert figures["transform_no_change_skipped"] is True
     assert figures["transform_no_change_seconds"] < stages["transform_full"]["seconds"]

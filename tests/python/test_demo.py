@@ -95,6 +95,12 @@ def test_same_seed_gives_identical_bytes(small: Path, tmp_path: Path) -> None:
     assert all_files(again) == all_files(small)
 
 
+def test_one_process_writes_the_same_bytes_as_two(small: Path, tmp_path: Path) -> None:
+    """NCMP is made in a forked process by default: the split must not change a byte."""
+    alone = generate(tmp_path / "alone", "--seed", "42", *SMALL, "--processes", "1")
+    assert all_files(alone) == all_files(small)
+
+
 def test_another_seed_gives_other_data(small: Path, tmp_path: Path) -> None:
     other = all_files(generate(tmp_path / "other", "--seed", "43", *SMALL))
     mine = all_files(small)
