@@ -2,13 +2,13 @@
 
 A small demo city is loaded and built without its latest quarter's extracts. Then the new
 quarter arrives together with corrections of old periods (a later maternity extract
-re-sending births of the earliest complete quarter, some with another weight, some moved to
-another quarter, and a later NCMP extract re-sending measurements of the earliest academic
-year with another weight), and is loaded. The state is copied: one copy is built by
-`make transform` (the quarterly path), the other by `make transform --force` (a full
-rebuild). Every mart (fct_*, dim_*, pub_*) and the snapshot of figures must be equal row by
-row: counts and text exactly, statistics to 1e-9; only the times of the builds themselves
-may differ.
+re-sending births of a complete quarter in the middle of the series, some with another
+weight, some moved to another quarter, and a later NCMP extract re-sending measurements of
+the latest complete academic year with another weight), and is loaded. The state is copied:
+one copy is built by `make transform` (the quarterly path), the other by `make transform
+--force` (a full rebuild). Every mart (fct_*, dim_*, pub_*) and the snapshot of figures must
+be equal row by row: counts and text exactly, statistics to 1e-9; only the times of the
+builds themselves may differ.
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def write_corrections(state: State) -> dict[str, int]:
     NHS numbers there are in clear, as a real extract has them; the file made UTF-8 first)
     and changed in DuckDB.
     """
+    # a quarter in the middle of the series, so that the periods before it stay as built
     ((start, end),) = state.query(
         """select period_start, period_end from main.dim_period
-        where period_type = 'quarter' and is_complete order by period_start limit 1"""
+        where period_type = 'quarter' and is_complete order by period_start desc limit 1 offset 5"""
     )
     births = state.query(
         """select birth_id, file_name from main.stg_maternity__births
@@ -66,7 +67,7 @@ def write_corrections(state: State) -> dict[str, int]:
         [start, end],
     )
     ((academic_year,),) = state.query(
-        """select min(period_label) from main.dim_period
+        """select max(period_label) from main.dim_period
         where period_type = 'academic_year' and is_complete"""
     )
     children = state.query(
@@ -235,6 +236,23 @@ def test_the_new_quarter_and_the_corrections_reach_the_marts(built: dict[str, ob
     assert loaded == [(len(held),)]
     revised = quarterly.query("select count(*) from main.fct_indicator_revisions where is_revised")
     assert revised[0][0] > 0, "the corrections should restate some complete periods"
+
+
+def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict[str, object]) -> None:
+    first, quarterly, full = built["outputs"]  # type: ignore[misc]
+    assert "full build" in first  # nothing built before
+    assert "quarterly build (extracts of health_visiting, maternity, ncmp)" in quarterly
+    assert "full build" in full and "quarterly build" not in full
+    # the corrected quarter is in the middle of the series: the quarters before it are kept
+    quarterly: State = built["quarterly"]  # type: ignore[assignment]
+    kept = quarterly.query(
+        """select touched.period_type, count(*) from main.int_touched_periods as touched
+        inner join main.dim_period as periods
+            on periods.period_type = touched.period_type
+            and periods.period_start < touched.recompute_from
+        group by all order by all"""
+    )
+    assert dict(kept).keys() >= {"quarter", "rolling_12m"}, kept
 
 
 def test_every_mart_equals_a_full_rebuild_row_by_row(built: dict[str, object]) -> None:
