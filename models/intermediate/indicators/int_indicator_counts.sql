@@ -24,7 +24,7 @@ cells as (
 
 periods as (
 
-    -- a quarterly build counts the touched periods only (macro in_touched_periods)
+    -- a quarterly build counts the touched periods only (macro where_touched_periods)
     select * from {{ ref('int_periods') }}
     {{- where_touched_periods() }}
 
