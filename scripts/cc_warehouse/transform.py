@@ -10,6 +10,11 @@
 4. commits: the copy replaces the live warehouse and the published link switches to the new
    version (see atomic.py: a kill after the commit began is finished by the next command).
 
+A build after a successful one made from the same project, settings and dbt options, with
+only feed extracts loaded since, is a quarterly build (`--vars {cc_quarterly: true}`, unit
+tests left out): dbt recomputes only the periods whose data changed (README "Incremental
+quarters"). Anything else, and `--force`, is a full build.
+
 When nothing changed since the last successful build (the fingerprint of the raw zone's
 load log, the dbt project's files, the target, the dbt options and the settings the project
 reads, stored in the warehouse by that build, is the same), it says so and stops: the warehouse
@@ -58,6 +63,16 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencie
 # Settings that change what dbt builds or how (the target's connection, dbt's own behaviour).
 SETTINGS = ("CC_TARGET", "CC_DUCKDB_THREADS", "CC_DUCKDB_MEMORY_LIMIT", "CC_DUCKDB_PRESERVE_ORDER")
 FINGERPRINT_TABLE = "build_meta.last_build"
+# Feeds whose extracts a quarterly build takes in; any other file loaded (a reference lookup,
+# which can move any record to another area) makes the next build a full one.
+QUARTERLY_FEEDS = ("maternity", "health_visiting", "ncmp")
+# dbt options after which the tables may not all be of one build (or not of these settings):
+# the next build is a full one.
+QUARTERLY_VARS = ("--vars", "{cc_quarterly: true}")
+PARTIAL_OPTIONS = (
+    *("--select", "-s", "--models", "-m", "--exclude", "--selector"),
+    *("--vars", "--full-refresh", "-f"),
+)
 
 
 def _die_with_parent() -> None:
@@ -115,10 +130,8 @@ def fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
     """What the next build would be made from: equal fingerprints make equal warehouses.
 
     The raw zone is known by its load log (every file loaded, with its checksum and load
-    time: a load always adds rows to it, a reference file replaced included); the project by
-    the bytes of its files; then the target, dbt's version and options, and every environment
-    variable the project reads with env_var() (apart from the warehouse path, which a build
-    points at its copy).
+    time: a load always adds rows to it, a reference file replaced included); the rest by
+    project_fingerprint.
     """
     digest = hashlib.sha256()
     con = duckdb.connect(str(settings.warehouse), read_only=True)
@@ -127,6 +140,15 @@ def fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
     finally:
         con.close()
     digest.update(repr(rows).encode())
+    digest.update(project_fingerprint(settings, dbt_args).encode())
+    return digest.hexdigest()
+
+
+def project_fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
+    """What a build is made from besides the raw zone: the project by the bytes of its files;
+    then the target, dbt's version and options, and every environment variable the project
+    reads with env_var() (apart from the warehouse path, which a build points at its copy)."""
+    digest = hashlib.sha256()
     env_names = set(SETTINGS)
     for path in _project_files():
         data = path.read_bytes()
@@ -141,32 +163,69 @@ def fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
     return digest.hexdigest()
 
 
-def last_build_fingerprint(settings: config.Settings) -> str | None:
-    """The fingerprint stored by the build that made the live warehouse, if it stored one."""
+def last_build(settings: config.Settings) -> dict[str, object]:
+    """What the build that made the live warehouse stored about itself (empty if nothing)."""
     if not settings.warehouse.is_file() or not settings.published_dir.exists():
-        return None
+        return {}
     try:
         con = duckdb.connect(str(settings.warehouse), read_only=True)
     except duckdb.Error:
-        return None
+        return {}
     try:
-        row = con.execute(f"select fingerprint from {FINGERPRINT_TABLE}").fetchone()
+        cursor = con.execute(f"select * from {FINGERPRINT_TABLE}")
+        row = cursor.fetchone()
+        names = [column[0] for column in cursor.description]
     except duckdb.Error:
-        return None
+        return {}
     finally:
         con.close()
-    return row[0] if row else None
+    return dict(zip(names, row, strict=True)) if row else {}
 
 
-def store_fingerprint(copy: Path, value: str) -> None:
-    """Written into the build's copy, so it is committed with the build and only with it."""
+def last_build_fingerprint(settings: config.Settings) -> str | None:
+    """The fingerprint stored by the build that made the live warehouse, if it stored one."""
+    value = last_build(settings).get("fingerprint")
+    return str(value) if value is not None else None
+
+
+def quarterly_reason(settings: config.Settings, dbt_args: list[str], project: str | None) -> str | None:
+    """Why this build may be a quarterly one (only the touched periods recomputed), or None.
+
+    It may when the last successful build was made from the same project, settings and dbt
+    options (none of which selects part of the project), and every file loaded since is a
+    feed extract: a reference file can move any record, so it makes a full build.
+    """
+    if settings.target != "duckdb" or project is None:
+        return None
+    if any(arg.split("=")[0] in PARTIAL_OPTIONS for arg in dbt_args):
+        return None
+    last = last_build(settings)
+    if last.get("project_fingerprint") != project or last.get("loaded_until") is None:
+        return None
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        feeds = con.execute(
+            "select distinct feed from raw.load_log where loaded_at > ? order by feed", [last["loaded_until"]]
+        ).fetchall()
+    finally:
+        con.close()
+    new_feeds = [feed for (feed,) in feeds]
+    if any(feed not in QUARTERLY_FEEDS for feed in new_feeds):
+        return None
+    return "extracts of " + ", ".join(new_feeds) if new_feeds else "no new extract"
+
+
+def store_fingerprint(copy: Path, value: str, project: str | None = None) -> None:
+    """Written into the build's copy, so it is committed with the build and only with it:
+    the fingerprint, the project's part of it and the newest load the build took in."""
     con = duckdb.connect(str(copy))
     try:
         con.execute("create schema if not exists build_meta")
         con.execute(
             f"create or replace table {FINGERPRINT_TABLE} as "
-            "select ? as fingerprint, current_timestamp as built_at",
-            [value],
+            "select ? as fingerprint, ? as project_fingerprint, "
+            "(select max(loaded_at) from raw.load_log) as loaded_until, current_timestamp as built_at",
+            [value, project],
         )
         con.execute("checkpoint")
     finally:
@@ -256,21 +315,30 @@ def transform(
         return transform_in_place(settings, dbt_args, freshness)
     with atomic.pipeline_lock(settings, "transform"):
         atomic.recover(settings)
-        inputs = None
+        inputs = project = None
         if settings.warehouse.is_file():
             try:
+                project = project_fingerprint(settings, dbt_args)
                 inputs = fingerprint(settings, dbt_args)
             except (OSError, duckdb.Error):
                 inputs = None  # no load log yet, or unreadable: build, and let dbt say why
         if not force and inputs is not None and last_build_fingerprint(settings) == inputs:
             raise NothingChanged
+        quarterly = None if force or inputs is None else quarterly_reason(settings, dbt_args, project)
+        build_args = list(dbt_args)
+        if quarterly:
+            # the unit tests' results depend on the project alone, which the last build tested
+            build_args += [*QUARTERLY_VARS, "--exclude-resource-type", "unit_test"]
+            print(f"quarterly build ({quarterly}): only the periods whose data changed", flush=True)
+        else:
+            print("full build", flush=True)
         started = time.perf_counter()
         copy = copy_warehouse(settings)
         size = copy.stat().st_size / 1e6
         print(f"copied the warehouse ({size:.0f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
-        status = run_dbt(["build", *dbt_args], copy)
+        status = run_dbt(["build", *build_args], copy)
         summarise(settings, copy)
         if status != 0:
             how = f"was killed (signal {-status})" if status < 0 else f"failed (exit code {status})"
@@ -278,13 +346,15 @@ def transform(
                 f"dbt build {how}: see the table above and logs/dbt.log. {UNCHANGED}; the failed "
                 f"build is kept in {copy.parent} for inspection until the next transform"
             )
-        if freshness and run_dbt(["source", "freshness", "--quiet"], copy) != 0:
+        # the same vars as the build, so that dbt's partial parse of it is reused
+        same_vars = list(QUARTERLY_VARS) if quarterly else []
+        if freshness and run_dbt(["source", "freshness", "--quiet", *same_vars], copy) != 0:
             print("source freshness: a feed is older than allowed (see above)", flush=True)
         atomic.kill_point("transform:after_dbt")
         try:
             checkpoint(copy)
             if inputs is not None:
-                store_fingerprint(copy, inputs)
+                store_fingerprint(copy, inputs, project)
         except duckdb.Error as error:
             raise TransformError(f"cannot finish the build copy {copy}: {error}. {UNCHANGED}") from None
         try:

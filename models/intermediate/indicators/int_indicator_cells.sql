@@ -4,40 +4,22 @@
     these cells, so the city always equals the sum of its centres.
 -#}
 
+{%- if quarterly_build() %}
+-- built after int_touched_periods, which compares the new cells with these (the last build's)
+/* depends_on: {{ ref('int_touched_periods') }} */
+{%- endif %}
+
 with
 
 events as (
 
     select * from {{ ref('int_indicator_events') }}
-    where is_placed
 
 ),
 
 cells as (
 
-    select
-        indicator_id,
-        cast({{ dbt.date_trunc('quarter', 'event_date') }} as date) as quarter_start,
-        academic_year,
-        centre_code,
-        la_code,
-        mother_age_group,
-        ethnic_group,
-        imd_quintile,
-        count(*) as units,
-        sum(case when is_in_denominator then 1 else 0 end) as denominator,
-        sum(case when is_in_denominator and is_in_numerator then 1 else 0 end) as numerator
-
-    from events
-    group by
-        indicator_id,
-        cast({{ dbt.date_trunc('quarter', 'event_date') }} as date),
-        academic_year,
-        centre_code,
-        la_code,
-        mother_age_group,
-        ethnic_group,
-        imd_quintile
+    {{ indicator_cells('events') }}
 
 )
 

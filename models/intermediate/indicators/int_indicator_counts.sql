@@ -4,6 +4,16 @@
     Only combinations with a non-zero denominator are kept (the mart contract).
 -#}
 
+{{ config(
+    materialized=period_materialization(),
+    incremental_strategy='replace_periods',
+    on_schema_change='fail',
+) }}
+
+{%- if quarterly_build() %}
+/* depends_on: {{ ref('int_touched_periods') }} */
+{%- endif %}
+
 with
 
 cells as (
@@ -14,7 +24,9 @@ cells as (
 
 periods as (
 
+    -- a quarterly build counts the touched periods only (macro where_touched_periods)
     select * from {{ ref('int_periods') }}
+    {{- where_touched_periods() }}
 
 ),
 

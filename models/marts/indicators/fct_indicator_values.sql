@@ -9,6 +9,16 @@
     point. Choices where the spec is silent are in _indicators__models.yml.
 -#}
 
+{{ config(
+    materialized=period_materialization(),
+    incremental_strategy='replace_periods',
+    on_schema_change='fail',
+) }}
+
+{%- if quarterly_build() %}
+/* depends_on: {{ ref('int_touched_periods') }} */
+{%- endif %}
+
 {%- set series_key = 'indicator_id, area_type, area_code, breakdown, period_type' -%}
 {%- set trend_points = 5 -%}
 {%- set numerators = [] -%}
@@ -22,7 +32,9 @@ with
 
 statistics as (
 
+    -- a quarterly build reads back as far as the trend and year-earlier windows reach
     select * from {{ ref('int_indicator_statistics') }}
+    {{- where_touched_periods('read_from') }}
 
 ),
 
@@ -392,3 +404,4 @@ judged as (
 )
 
 select * from judged
+{{- where_touched_periods() }}

@@ -19,6 +19,16 @@
        counts, are shown as whole numbers.
 -#}
 
+{{ config(
+    materialized=period_materialization(),
+    incremental_strategy='replace_periods',
+    on_schema_change='fail',
+) }}
+
+{%- if quarterly_build() %}
+/* depends_on: {{ ref('int_touched_periods') }} */
+{%- endif %}
+
 {%- set rounds = var('disclosure_secondary_rounds', 10) -%}
 {%- set cell_columns = [
     'row_id', 'count_kind', 'indicator_id', 'area_type', 'area_code', 'la_code',
@@ -34,6 +44,8 @@ indicator_values as (
     -- worked back from them (12 months to Q minus 12 months to the quarter before = Q minus
     -- the same quarter a year earlier): quarters stay with the analysts.
     where period_type in ('rolling_12m', 'financial_year', 'academic_year')
+    -- a quarterly build also reads the year-earlier periods, whose suppression it shows
+    {{- where_touched_periods('year_earlier_from', keyword='and') }}
 
 ),
 
@@ -442,3 +454,4 @@ published as (
 )
 
 select * from published
+{{- where_touched_periods() }}

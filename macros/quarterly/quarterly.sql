@@ -1,0 +1,74 @@
+{#-
+    Quarterly builds: a build that follows the last one on the same project recomputes only
+    the periods its data changed (README "Incremental quarters").
+
+    `make transform` sets var cc_quarterly when the project, the settings and the dbt options
+    are those of the last successful build and only feed extracts (no reference file) were
+    loaded since; every other build (`--force`, a project change, a bare `dbt build`) is a
+    full one. Only DuckDB builds quarterly: Spark rebuilds every table in full (the models
+    and the results are the same; only the work differs).
+-#}
+
+{#- True in a quarterly build: the period models update only the touched periods. -#}
+{% macro quarterly_build() -%}
+    {{ return(target.type == 'duckdb' and (var('cc_quarterly', false) | string | lower) == 'true') }}
+{%- endmacro %}
+
+{#-
+    The materialization of a model kept by period: incremental (its touched periods replaced)
+    in a quarterly build, a table (rebuilt whole) otherwise.
+-#}
+{% macro period_materialization() -%}
+    {{ return('incremental' if quarterly_build() else 'table') }}
+{%- endmacro %}
+
+{#-
+    The periods a quarterly build recomputes, as a condition on a relation's period_type and
+    period_start (prefixed by `relation` when given): periods starting on or after
+    `recompute_from`, or, with `column` read_from or year_earlier_from, as far back as their
+    windows or their year-earlier comparisons read (int_touched_periods). The bounds are read when the model runs, once int_touched_periods
+    is built, and written in as literals; no touched period gives `false`.
+-#}
+{% macro touched_periods(column='recompute_from', relation=none) -%}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    {%- set conditions = [] -%}
+    {%- if execute -%}
+        {%- set bounds = run_query(
+            'select period_type, cast(' ~ column ~ ' as ' ~ dbt.type_string() ~ ')'
+            ~ ' from ' ~ ref('int_touched_periods') ~ ' order by period_type'
+        ) -%}
+        {%- for row in bounds.rows -%}
+            {%- do conditions.append(
+                "(" ~ prefix ~ "period_type = '" ~ row[0] ~ "' and " ~ prefix
+                ~ "period_start >= cast('" ~ row[1] ~ "' as date))"
+            ) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- '(' ~ (conditions | join(' or ') if conditions else 'false') ~ ')' -}}
+{%- endmacro %}
+
+{#-
+    `where` (or `and`, with `keyword`) and the touched periods' condition in an incremental
+    run of a period model; nothing otherwise, so the whole table is built.
+-#}
+{% macro where_touched_periods(column='recompute_from', keyword='where', relation=none) -%}
+    {%- if quarterly_build() and is_incremental() %}
+    {{ keyword }} {{ touched_periods(column, relation) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#-
+    Incremental strategy `replace_periods` (DuckDB only, see period_materialization): the rows
+    of every touched period are deleted and the new rows of those periods inserted, in one
+    transaction. A period left with no rows is emptied, which a merge on a key would not do.
+-#}
+{% macro get_incremental_replace_periods_sql(arg_dict) -%}
+    {%- set target_relation = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target_relation }}
+    where {{ touched_periods() }};
+
+    insert into {{ target_relation }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+{%- endmacro %}
