@@ -24,17 +24,26 @@
 
 {#-
     The periods a quarterly build recomputes, as a condition on a relation's period_type and
-    period_start (prefixed by `relation` when given): periods starting on or after
-    `recompute_from`, or, with `column` read_from or year_earlier_from, as far back as their
-    windows or their year-earlier comparisons read (int_touched_periods). The bounds are read when the model runs, once int_touched_periods
-    is built, and written in as literals; no touched period gives `false`.
+    period_start (prefixed by `relation` when given): with `column` recompute_from, the
+    periods starting on or after int_touched_periods.recompute_from; with read_from, as far
+    back as their windows read (the trend's 5 points and the year-earlier comparison: 12
+    months before it for quarters and rolling years, 48 months for financial and academic
+    years); with year_earlier_from, their year-earlier periods (12 months before it). The
+    bounds are read when the model runs, once int_touched_periods is built, and written in as
+    literals; no touched period gives `false`.
 -#}
 {% macro touched_periods(column='recompute_from', relation=none) -%}
+    {%- set months_back = {
+        'recompute_from': '0',
+        'read_from': "case when period_type in ('quarter', 'rolling_12m') then -12 else -48 end",
+        'year_earlier_from': '-12',
+    }[column] -%}
     {%- set prefix = relation ~ '.' if relation else '' -%}
     {%- set conditions = [] -%}
     {%- if execute -%}
         {%- set bounds = run_query(
-            'select period_type, cast(' ~ column ~ ' as ' ~ dbt.type_string() ~ ')'
+            'select period_type, cast(cast(' ~ dbt.dateadd('month', months_back, 'recompute_from')
+            ~ ' as date) as ' ~ dbt.type_string() ~ ')'
             ~ ' from ' ~ ref('int_touched_periods') ~ ' order by period_type'
         ) -%}
         {%- for row in bounds.rows -%}

@@ -9,10 +9,10 @@
     are compared rather than records, so whatever moved a count (a new record, a correction
     moving a record to another quarter or centre, a late link to a birth) is found.
     Every later period of the same type is recomputed too, since the trend and the
-    year-earlier comparison of a period read the periods before it; `read_from` goes back far
-    enough for those windows (4 quarters; 4 years for financial and academic years), and
-    `year_earlier_from` to the year-earlier periods (whose disclosure control
-    pub_indicator_values needs).
+    year-earlier comparison of a period read the periods before it (macro touched_periods
+    derives how far back those windows read from recompute_from). Only the period start is
+    stored: a date a window reaches back to may equal a child's date of birth, which nothing
+    downstream of staging may hold.
 
     Any other build (or a first one) touches everything.
 -#}
@@ -165,7 +165,7 @@ touched as (
 ),
 {% endif %}
 
-earliest as (
+final as (
 
     select
         period_type,
@@ -173,25 +173,6 @@ earliest as (
 
     from touched
     group by period_type
-
-),
-
-final as (
-
-    select
-        period_type,
-        recompute_from,
-        cast(
-            case
-                when period_type in ('quarter', 'rolling_12m')
-                    then {{ dbt.dateadd('month', -12, 'recompute_from') }}
-                else {{ dbt.dateadd('month', -48, 'recompute_from') }}
-            end
-            as date
-        ) as read_from,
-        cast({{ dbt.dateadd('month', -12, 'recompute_from') }} as date) as year_earlier_from
-
-    from earliest
 
 )
 
