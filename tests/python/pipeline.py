@@ -79,6 +79,17 @@ class State:
             **extra,
         )
 
+    def transform(self, *args: str) -> str:
+        """`make transform` (python -m cc_warehouse.transform) with dbt's files in this state's
+        folder; returns what it printed."""
+        result = self.python(
+            "cc_warehouse.transform",
+            *args,
+            DBT_TARGET_PATH=str(self.root / "target"),
+            DBT_LOG_PATH=str(self.root / "logs"),
+        )
+        return result.stdout
+
     def query(self, sql: str, params: list | None = None, published: bool = False) -> list[tuple]:
         con = duckdb.connect(str(self.published if published else self.warehouse), read_only=True)
         try:

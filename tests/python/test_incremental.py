@@ -34,14 +34,7 @@ FLOATS = ("DOUBLE", "FLOAT", "REAL")
 
 
 def transform(state: State, *args: str) -> str:
-    result = state.python(
-        "cc_warehouse.transform",
-        *BUILD_ARGS,
-        *args,
-        DBT_TARGET_PATH=str(state.root / "target"),
-        DBT_LOG_PATH=str(state.root / "logs"),
-    )
-    return result.stdout
+    return state.transform(*BUILD_ARGS, *args)
 
 
 def latest_extract_date(folder: Path, feed: str) -> dt.date:

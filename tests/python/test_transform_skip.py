@@ -35,14 +35,7 @@ def city(tmp_path_factory) -> tuple[State, Path]:
 
 
 def run_transform(state: State, *args: str) -> str:
-    result = state.python(
-        "cc_warehouse.transform",
-        *FAST,
-        *args,
-        DBT_TARGET_PATH=str(state.root / "target"),
-        DBT_LOG_PATH=str(state.root / "logs"),
-    )
-    return result.stdout
+    return state.transform(*FAST, *args)
 
 
 def test_a_second_transform_skips_and_a_load_or_force_rebuilds(city: tuple[State, Path]) -> None:
