@@ -30,11 +30,6 @@
 {%- endif %}
 
 {%- set rounds = var('disclosure_secondary_rounds', 10) -%}
-{%- set cell_columns = [
-    'row_id', 'count_kind', 'indicator_id', 'area_type', 'area_code', 'la_code',
-    'period_type', 'period_label', 'breakdown', 'breakdown_group', 'exact_count',
-] -%}
-
 with
 
 indicator_values as (
@@ -98,6 +93,7 @@ classified as (
 cells_0 as (
 
     select
+        2 * row_id as cell_id,
         row_id,
         'numerator' as count_kind,
         indicator_id,
@@ -119,6 +115,7 @@ cells_0 as (
     union all
 
     select
+        2 * row_id + 1 as cell_id,
         row_id,
         'denominator' as count_kind,
         indicator_id,
@@ -162,8 +159,11 @@ memberships as (
             'indicator_id', "'|'", 'la_code', "'|'", 'period_type', "'|'",
             'period_label', "'|'", 'breakdown', "'|'", 'count_kind',
         ]) }} as group_id,
-        row_id,
-        count_kind,
+        cell_id,
+        exact_count,
+        area_code,
+        breakdown,
+        suppression,
         area_type = 'la' as is_margin
 
     from cells_0
@@ -176,8 +176,11 @@ memberships as (
             'area_type', "'|'", 'area_code', "'|'", 'indicator_id', "'|'", 'period_type',
             "'|'", 'period_label', "'|'", 'breakdown_group', "'|'", 'count_kind',
         ]) }} as group_id,
-        row_id,
-        count_kind,
+        cell_id,
+        exact_count,
+        area_code,
+        breakdown,
+        suppression,
         false as is_margin
 
     from cells_0
@@ -193,8 +196,11 @@ memberships as (
             'breakdown_groups.period_label', "'|'", 'breakdown_groups.breakdown_group',
             "'|'", 'breakdown_groups.count_kind',
         ]) }} as group_id,
-        all_rows.row_id,
-        all_rows.count_kind,
+        all_rows.cell_id,
+        all_rows.exact_count,
+        all_rows.area_code,
+        all_rows.breakdown,
+        all_rows.suppression,
         true as is_margin
 
     from breakdown_groups
@@ -210,81 +216,134 @@ memberships as (
 
 ),
 
+-- every group numbered once, so that the rounds group by a number rather than by text
+numbered_groups as (
+
+    select
+        relation,
+        group_id,
+        row_number() over (order by relation, group_id) as group_key
+
+    from memberships
+    group by relation, group_id
+
+),
+
+-- Fixed once for each group: the order in which its members are hidden (its non-zero
+-- counts, not its total, smallest first; ties: area code, breakdown), and its state after
+-- primary suppression.
+ordered_memberships as (
+
+    select
+        numbered_groups.group_key,
+        memberships.cell_id,
+        memberships.relation,
+        memberships.is_margin,
+        case
+            when not memberships.is_margin and memberships.exact_count > 0
+                then row_number() over (
+                    partition by numbered_groups.group_key
+                    order by
+                        case
+                            when not memberships.is_margin and memberships.exact_count > 0
+                                then 0
+                            else 1
+                        end,
+                        memberships.exact_count asc,
+                        memberships.area_code asc,
+                        memberships.breakdown asc
+                )
+        end as hiding_order,
+        sum(
+            case
+                when not memberships.is_margin and memberships.suppression is not null then 1
+                else 0
+            end
+        ) over (partition by numbered_groups.group_key) as primary_suppressed_members,
+        max(case when memberships.is_margin and memberships.suppression is null then 1 else 0 end)
+            over (partition by numbered_groups.group_key) as primary_margin_shown
+
+    from memberships
+    inner join numbered_groups
+        on
+            memberships.relation = numbered_groups.relation
+            and memberships.group_id = numbered_groups.group_id
+
+),
+
+-- Suppression only ever grows, so a group with two hidden counts, or with its total hidden,
+-- after primary suppression can never hide anything: the rounds leave such groups out, and
+-- a count that is in no other group keeps its primary suppression.
+live_memberships as (
+
+    select
+        group_key,
+        cell_id,
+        relation,
+        is_margin,
+        hiding_order
+
+    from ordered_memberships
+    where primary_suppressed_members <= 1 and primary_margin_shown = 1
+
+),
+
 {#-
-    Each round reads the previous round's counts once, with window functions over each
-    group, so that the SQL grows by one step per round: engines that inline CTEs (Spark)
-    would otherwise copy every earlier round several times into each later one.
+    Each round reads the previous round's suppressions (one narrow row per count of a live
+    group) once, with window aggregates over each group, so that the SQL grows by one step per round:
+    engines that inline CTEs (Spark) would otherwise copy every earlier round several times
+    into each later one.
 -#}
 {% for round_number in range(1, rounds + 1) %}
 {%- set previous = 'cells_' ~ (round_number - 1) %}
-{%- set is_candidate = '(not memberships.is_margin and cells.suppression is null'
-    ~ ' and cells.exact_count > 0)' %}
 
--- every membership of every count, with the state of its group after the previous round
+-- every live membership of every count, with the state of its group after the previous round
 members_{{ round_number }} as (
 
     select
-        memberships.relation,
-        memberships.is_margin,
-        {% for column in cell_columns -%}
-        cells.{{ column }},
-        {% endfor -%}
+        live_memberships.cell_id,
+        live_memberships.relation,
+        live_memberships.is_margin,
+        live_memberships.hiding_order,
         cells.suppression,
         sum(
-            case when not memberships.is_margin and cells.suppression is not null then 1 else 0 end
-        ) over (partition by memberships.relation, memberships.group_id) as suppressed_members,
-        sum(case when {{ is_candidate }} then 1 else 0 end)
-            over (partition by memberships.relation, memberships.group_id) as candidate_members,
-        max(case when memberships.is_margin and cells.suppression is null then 1 else 0 end)
-            over (partition by memberships.relation, memberships.group_id) as margin_shown,
-        -- shown non-zero members first, smallest count first (ties: area code, breakdown)
-        row_number() over (
-            partition by memberships.relation, memberships.group_id
-            order by
-                case when {{ is_candidate }} then 0 else 1 end,
-                cells.exact_count asc,
-                cells.area_code asc,
-                cells.breakdown asc
-        ) as candidate_rank
+            case
+                when not live_memberships.is_margin and cells.suppression is not null then 1
+                else 0
+            end
+        ) over (partition by live_memberships.group_key) as suppressed_members,
+        max(case when live_memberships.is_margin and cells.suppression is null then 1 else 0 end)
+            over (partition by live_memberships.group_key) as margin_shown,
+        min(case when cells.suppression is null then live_memberships.hiding_order end)
+            over (partition by live_memberships.group_key) as next_to_hide
 
-    from memberships
+    from live_memberships
     inner join {{ previous }} as cells
-        on
-            memberships.row_id = cells.row_id
-            and memberships.count_kind = cells.count_kind
+        on live_memberships.cell_id = cells.cell_id
 
 ),
 
 -- A group whose one hidden count is the shown total minus the other shown counts hides
 -- its smallest shown non-zero count too or, where there is none (the others are all 0),
--- the total itself. Every count is a member of at least one group (its local authority's
--- centres), so every count comes through.
+-- the total itself.
 cells_{{ round_number }} as (
 
     select
-        {% for column in cell_columns -%}
-        {{ column }},
-        {% endfor -%}
+        cell_id,
         coalesce(
-            suppression,
+            min(suppression),
             min(
                 case
                     when suppressed_members != 1 or margin_shown != 1 then null
-                    when
-                        not is_margin and suppression is null and exact_count > 0
-                        and candidate_rank = 1
+                    when hiding_order = next_to_hide
                         then {{ dbt.concat(["'secondary_'", 'relation']) }}
-                    when is_margin and candidate_members = 0 then 'secondary_total'
+                    when is_margin and next_to_hide is null then 'secondary_total'
                 end
             )
         ) as suppression
 
     from members_{{ round_number }}
-    group by
-        {% for column in cell_columns -%}
-        {{ column }},
-        {% endfor -%}
-        suppression
+    group by cell_id
 
 ),
 {% endfor %}
@@ -292,13 +351,24 @@ cells_{{ round_number }} as (
 suppressions as (
 
     select
-        row_id,
-        max(case when count_kind = 'numerator' then suppression end) as numerator_suppression,
-        max(case when count_kind = 'denominator' then suppression end)
-            as denominator_suppression
+        cells_0.row_id,
+        max(
+            case
+                when cells_0.count_kind = 'numerator'
+                    then coalesce(final_cells.suppression, cells_0.suppression)
+            end
+        ) as numerator_suppression,
+        max(
+            case
+                when cells_0.count_kind = 'denominator'
+                    then coalesce(final_cells.suppression, cells_0.suppression)
+            end
+        ) as denominator_suppression
 
-    from cells_{{ rounds }}
-    group by row_id
+    from cells_0
+    left join cells_{{ rounds }} as final_cells
+        on cells_0.cell_id = final_cells.cell_id
+    group by cells_0.row_id
 
 ),
 
