@@ -36,167 +36,119 @@ areas as (
 
 ),
 
-cells_in_periods as (
+{#- Each cell counts in 'all' and in one category of each breakdown it has. -#}
+{%- set breakdowns = [
+    {'column': "'all'"},
+    {'column': 'mother_age_group', 'where': 'mother_age_group is not null'},
+    {'column': 'ethnic_group'},
+    {'column': dbt.concat(["'imd_q'", "cast(imd_quintile as " ~ dbt.type_string() ~ ")"]),
+     'where': 'imd_quintile is not null'},
+] %}
+
+-- Summed in stages, each over fewer rows than the last: the cells under each of their
+-- breakdowns (per quarter or school year), then into periods per centre, then the centres
+-- into their local authority.
+cell_breakdowns as (
+
+    {% for breakdown in breakdowns -%}
+    select
+        {{ breakdown.column }} as breakdown,
+        indicator_id,
+        centre_code,
+        la_code,
+        quarter_start,
+        academic_year,
+        units,
+        denominator,
+        numerator
+    from cells
+    {%- if breakdown.where %}
+    where {{ breakdown.where }}
+    {%- endif %}
+    {% if not loop.last %}
+
+    union all
+
+    {% endif %}
+    {%- endfor %}
+
+),
+
+breakdown_cells as (
 
     select
-        cells.indicator_id,
-        cells.centre_code,
-        cells.la_code,
-        cells.mother_age_group,
-        cells.ethnic_group,
-        cells.imd_quintile,
-        cells.units,
-        cells.denominator,
-        cells.numerator,
+        breakdown,
+        indicator_id,
+        centre_code,
+        la_code,
+        quarter_start,
+        academic_year,
+        sum(units) as units,
+        sum(denominator) as denominator,
+        sum(numerator) as numerator
+
+    from cell_breakdowns
+    group by
+        breakdown,
+        indicator_id,
+        centre_code,
+        la_code,
+        quarter_start,
+        academic_year
+
+),
+
+breakdowns_in_periods as (
+
+    select
+        breakdown_cells.breakdown,
+        breakdown_cells.indicator_id,
+        breakdown_cells.centre_code,
+        breakdown_cells.la_code,
+        breakdown_cells.units,
+        breakdown_cells.denominator,
+        breakdown_cells.numerator,
         periods.period_type,
         periods.period_label,
         periods.period_start,
         periods.period_end
 
-    from cells
+    from breakdown_cells
     inner join periods
         on
-            cells.quarter_start >= periods.period_start
-            and cells.quarter_start <= periods.period_end
+            breakdown_cells.quarter_start >= periods.period_start
+            and breakdown_cells.quarter_start <= periods.period_end
             and periods.period_type in ('quarter', 'rolling_12m', 'financial_year')
-    where cells.quarter_start is not null
+    where breakdown_cells.quarter_start is not null
 
     union all
 
     select
-        cells.indicator_id,
-        cells.centre_code,
-        cells.la_code,
-        cells.mother_age_group,
-        cells.ethnic_group,
-        cells.imd_quintile,
-        cells.units,
-        cells.denominator,
-        cells.numerator,
+        breakdown_cells.breakdown,
+        breakdown_cells.indicator_id,
+        breakdown_cells.centre_code,
+        breakdown_cells.la_code,
+        breakdown_cells.units,
+        breakdown_cells.denominator,
+        breakdown_cells.numerator,
         periods.period_type,
         periods.period_label,
         periods.period_start,
         periods.period_end
 
-    from cells
+    from breakdown_cells
     inner join periods
         on
-            cells.academic_year = periods.period_label
+            breakdown_cells.academic_year = periods.period_label
             and periods.period_type = 'academic_year'
 
 ),
 
-breakdowns as (
+centre_counts as (
 
     select
-        'all' as breakdown,
         indicator_id,
         centre_code,
-        la_code,
-        period_type,
-        period_label,
-        period_start,
-        period_end,
-        units,
-        denominator,
-        numerator
-    from cells_in_periods
-
-    union all
-
-    select
-        mother_age_group as breakdown,
-        indicator_id,
-        centre_code,
-        la_code,
-        period_type,
-        period_label,
-        period_start,
-        period_end,
-        units,
-        denominator,
-        numerator
-    from cells_in_periods
-    where mother_age_group is not null
-
-    union all
-
-    select
-        ethnic_group as breakdown,
-        indicator_id,
-        centre_code,
-        la_code,
-        period_type,
-        period_label,
-        period_start,
-        period_end,
-        units,
-        denominator,
-        numerator
-    from cells_in_periods
-
-    union all
-
-    select
-        {{ dbt.concat(["'imd_q'", "cast(imd_quintile as " ~ dbt.type_string() ~ ")"]) }}
-            as breakdown,
-        indicator_id,
-        centre_code,
-        la_code,
-        period_type,
-        period_label,
-        period_start,
-        period_end,
-        units,
-        denominator,
-        numerator
-    from cells_in_periods
-    where imd_quintile is not null
-
-),
-
-by_area as (
-
-    select
-        'centre' as area_type,
-        centre_code as area_code,
-        indicator_id,
-        la_code,
-        period_type,
-        period_label,
-        period_start,
-        period_end,
-        breakdown,
-        units,
-        denominator,
-        numerator
-    from breakdowns
-
-    union all
-
-    select
-        'la' as area_type,
-        la_code as area_code,
-        indicator_id,
-        la_code,
-        period_type,
-        period_label,
-        period_start,
-        period_end,
-        breakdown,
-        units,
-        denominator,
-        numerator
-    from breakdowns
-
-),
-
-summed as (
-
-    select
-        indicator_id,
-        area_type,
-        area_code,
         la_code,
         period_type,
         period_label,
@@ -207,11 +159,56 @@ summed as (
         sum(denominator) as denominator,
         sum(numerator) as numerator
 
-    from by_area
+    from breakdowns_in_periods
     group by
         indicator_id,
-        area_type,
-        area_code,
+        centre_code,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        breakdown
+
+),
+
+summed as (
+
+    select
+        indicator_id,
+        'centre' as area_type,
+        centre_code as area_code,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        breakdown,
+        units,
+        denominator,
+        numerator
+
+    from centre_counts
+
+    union all
+
+    select
+        indicator_id,
+        'la' as area_type,
+        la_code as area_code,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        breakdown,
+        sum(units) as units,
+        sum(denominator) as denominator,
+        sum(numerator) as numerator
+
+    from centre_counts
+    group by
+        indicator_id,
         la_code,
         period_type,
         period_label,
