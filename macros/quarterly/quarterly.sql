@@ -23,6 +23,23 @@
 {%- endmacro %}
 
 {#-
+    The configuration of a model kept by period (its rows replaced period by period): called
+    at the top of the model. Incremental with the strategy replace_periods in a quarterly
+    build, a table otherwise; in a quarterly build it runs after int_touched_periods, whose
+    bounds it reads.
+-#}
+{% macro period_model() -%}
+    {{ config(
+        materialized=period_materialization(),
+        incremental_strategy='replace_periods',
+        on_schema_change='fail',
+    ) }}
+    {%- if quarterly_build() %}
+/* depends_on: {{ ref('int_touched_periods') }} */
+    {%- endif %}
+{%- endmacro %}
+
+{#-
     The periods a quarterly build recomputes, as a condition on a relation's period_type and
     period_start (prefixed by `relation` when given): with `column` recompute_from, the
     periods starting on or after int_touched_periods.recompute_from; with read_from, as far

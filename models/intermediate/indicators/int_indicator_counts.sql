@@ -4,15 +4,7 @@
     Only combinations with a non-zero denominator are kept (the mart contract).
 -#}
 
-{{ config(
-    materialized=period_materialization(),
-    incremental_strategy='replace_periods',
-    on_schema_change='fail',
-) }}
-
-{%- if quarterly_build() %}
-/* depends_on: {{ ref('int_touched_periods') }} */
-{%- endif %}
+{{ period_model() }}
 
 with
 

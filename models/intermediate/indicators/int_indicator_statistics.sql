@@ -5,15 +5,7 @@
     places (macro type_percentage); low_coverage is decided on the exact counts.
 -#}
 
-{{ config(
-    materialized=period_materialization(),
-    incremental_strategy='replace_periods',
-    on_schema_change='fail',
-) }}
-
-{%- if quarterly_build() %}
-/* depends_on: {{ ref('int_touched_periods') }} */
-{%- endif %}
+{{ period_model() }}
 
 with
 

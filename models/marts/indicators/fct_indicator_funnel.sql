@@ -5,15 +5,7 @@
     where the centre's value lies; 'not compared' where its coverage is low.
 -#}
 
-{{ config(
-    materialized=period_materialization(),
-    incremental_strategy='replace_periods',
-    on_schema_change='fail',
-) }}
-
-{%- if quarterly_build() %}
-/* depends_on: {{ ref('int_touched_periods') }} */
-{%- endif %}
+{{ period_model() }}
 
 {%- set funnel_key = 'indicator_id, la_code, period_type, period_label, breakdown' -%}
 

@@ -9,15 +9,7 @@
     point. Choices where the spec is silent are in _indicators__models.yml.
 -#}
 
-{{ config(
-    materialized=period_materialization(),
-    incremental_strategy='replace_periods',
-    on_schema_change='fail',
-) }}
-
-{%- if quarterly_build() %}
-/* depends_on: {{ ref('int_touched_periods') }} */
-{%- endif %}
+{{ period_model() }}
 
 {%- set series_key = 'indicator_id, area_type, area_code, breakdown, period_type' -%}
 {%- set trend_points = 5 -%}

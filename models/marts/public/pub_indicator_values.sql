@@ -19,15 +19,7 @@
        counts, are shown as whole numbers.
 -#}
 
-{{ config(
-    materialized=period_materialization(),
-    incremental_strategy='replace_periods',
-    on_schema_change='fail',
-) }}
-
-{%- if quarterly_build() %}
-/* depends_on: {{ ref('int_touched_periods') }} */
-{%- endif %}
+{{ period_model() }}
 
 {%- set rounds = var('disclosure_secondary_rounds', 10) -%}
 with
@@ -96,14 +88,6 @@ cells_0 as (
         2 * row_id as cell_id,
         row_id,
         'numerator' as count_kind,
-        indicator_id,
-        area_type,
-        area_code,
-        la_code,
-        period_type,
-        period_label,
-        breakdown,
-        breakdown_group,
         numerator as exact_count,
         case
             when {{ is_small_count('denominator') }} then 'small_denominator'
@@ -118,14 +102,6 @@ cells_0 as (
         2 * row_id + 1 as cell_id,
         row_id,
         'denominator' as count_kind,
-        indicator_id,
-        area_type,
-        area_code,
-        la_code,
-        period_type,
-        period_label,
-        breakdown,
-        breakdown_group,
         denominator as exact_count,
         case when {{ is_small_count('denominator') }} then 'small_denominator' end
             as suppression
@@ -134,140 +110,142 @@ cells_0 as (
 
 ),
 
-breakdown_groups as (
+-- Each value with the rows it adds up to. The groups of counts that add up are numbered
+-- from their total's count (the margin; a count's number is 2 * row_id, + 1 for the
+-- denominator), so that no text key is built: 4 * margin for the centres of a local
+-- authority (margin: the local authority's row); 4 * margin + 1, 2 or 3 for the mother's
+-- age, ethnic group and IMD quintile categories of an area (margin: the area's 'all' row).
+-- A group without its total could never hide anything, and is left out.
+value_margins as (
 
-    select distinct
-        indicator_id,
-        area_type,
-        area_code,
-        period_type,
-        period_label,
-        breakdown_group,
-        count_kind
+    select
+        members.row_id,
+        local_authority.row_id as la_row_id,
+        area_all.row_id as all_row_id,
+        case members.breakdown_group
+            when 'mother_age' then 1
+            when 'ethnic_group' then 2
+            when 'imd_quintile' then 3
+        end as breakdown_group_number
 
-    from cells_0
-    where breakdown_group != 'all'
+    from classified as members
+    left join classified as local_authority
+        on
+            members.area_type != 'la'
+            and local_authority.area_type = 'la'
+            and members.la_code = local_authority.la_code
+            and members.indicator_id = local_authority.indicator_id
+            and members.period_type = local_authority.period_type
+            and members.period_label = local_authority.period_label
+            and members.breakdown = local_authority.breakdown
+    left join classified as area_all
+        on
+            members.breakdown_group in ('mother_age', 'ethnic_group', 'imd_quintile')
+            and area_all.breakdown = 'all'
+            and members.area_type = area_all.area_type
+            and members.area_code = area_all.area_code
+            and members.indicator_id = area_all.indicator_id
+            and members.period_type = area_all.period_type
+            and members.period_label = area_all.period_label
+
+),
+
+count_kinds as (
+
+    select 0 as kind_number
+    union all
+    select 1 as kind_number
 
 ),
 
 -- which counts add up to which: each group's members and its total (the margin)
 memberships as (
 
+    -- a centre's count in its local authority's
     select
-        'centres' as relation,
-        {{ dbt.concat([
-            'indicator_id', "'|'", 'la_code', "'|'", 'period_type', "'|'",
-            'period_label', "'|'", 'breakdown', "'|'", 'count_kind',
-        ]) }} as group_id,
-        cell_id,
-        exact_count,
-        area_code,
-        breakdown,
-        suppression,
-        area_type = 'la' as is_margin
-
-    from cells_0
-
-    union all
-
-    select
-        'breakdowns' as relation,
-        {{ dbt.concat([
-            'area_type', "'|'", 'area_code', "'|'", 'indicator_id', "'|'", 'period_type',
-            "'|'", 'period_label', "'|'", 'breakdown_group', "'|'", 'count_kind',
-        ]) }} as group_id,
-        cell_id,
-        exact_count,
-        area_code,
-        breakdown,
-        suppression,
+        4 * (2 * value_margins.la_row_id + count_kinds.kind_number) as group_key,
+        2 * value_margins.row_id + count_kinds.kind_number as cell_id,
         false as is_margin
 
-    from cells_0
-    where breakdown_group != 'all'
+    from value_margins
+    cross join count_kinds
+    where value_margins.la_row_id is not null
 
     union all
 
-    select
-        'breakdowns' as relation,
-        {{ dbt.concat([
-            'breakdown_groups.area_type', "'|'", 'breakdown_groups.area_code', "'|'",
-            'breakdown_groups.indicator_id', "'|'", 'breakdown_groups.period_type', "'|'",
-            'breakdown_groups.period_label', "'|'", 'breakdown_groups.breakdown_group',
-            "'|'", 'breakdown_groups.count_kind',
-        ]) }} as group_id,
-        all_rows.cell_id,
-        all_rows.exact_count,
-        all_rows.area_code,
-        all_rows.breakdown,
-        all_rows.suppression,
+    -- the local authority's count: the total of its centres
+    select distinct
+        4 * (2 * value_margins.la_row_id + count_kinds.kind_number) as group_key,
+        2 * value_margins.la_row_id + count_kinds.kind_number as cell_id,
         true as is_margin
 
-    from breakdown_groups
-    inner join cells_0 as all_rows
-        on
-            breakdown_groups.indicator_id = all_rows.indicator_id
-            and breakdown_groups.area_type = all_rows.area_type
-            and breakdown_groups.area_code = all_rows.area_code
-            and breakdown_groups.period_type = all_rows.period_type
-            and breakdown_groups.period_label = all_rows.period_label
-            and breakdown_groups.count_kind = all_rows.count_kind
-            and all_rows.breakdown = 'all'
+    from value_margins
+    cross join count_kinds
+    where value_margins.la_row_id is not null
 
-),
+    union all
 
--- every group numbered once, so that the rounds group by a number rather than by text
-numbered_groups as (
-
+    -- a breakdown category's count in its area's
     select
-        relation,
-        group_id,
-        row_number() over (order by relation, group_id) as group_key
+        4 * (2 * value_margins.all_row_id + count_kinds.kind_number)
+        + value_margins.breakdown_group_number as group_key,
+        2 * value_margins.row_id + count_kinds.kind_number as cell_id,
+        false as is_margin
 
-    from memberships
-    group by relation, group_id
+    from value_margins
+    cross join count_kinds
+    where value_margins.all_row_id is not null
+
+    union all
+
+    -- the area's 'all' count: the total of each breakdown's categories
+    select distinct
+        4 * (2 * value_margins.all_row_id + count_kinds.kind_number)
+        + value_margins.breakdown_group_number as group_key,
+        2 * value_margins.all_row_id + count_kinds.kind_number as cell_id,
+        true as is_margin
+
+    from value_margins
+    cross join count_kinds
+    where value_margins.all_row_id is not null
 
 ),
 
 -- Fixed once for each group: the order in which its members are hidden (its non-zero
--- counts, not its total, smallest first; ties: area code, breakdown), and its state after
--- primary suppression.
+-- counts, not its total, smallest first; ties in the order of the rows, by area and
+-- breakdown), and its state after primary suppression.
 ordered_memberships as (
 
     select
-        numbered_groups.group_key,
+        memberships.group_key,
         memberships.cell_id,
-        memberships.relation,
         memberships.is_margin,
         case
-            when not memberships.is_margin and memberships.exact_count > 0
+            when not memberships.is_margin and cells_0.exact_count > 0
                 then row_number() over (
-                    partition by numbered_groups.group_key
+                    partition by memberships.group_key
                     order by
                         case
-                            when not memberships.is_margin and memberships.exact_count > 0
+                            when not memberships.is_margin and cells_0.exact_count > 0
                                 then 0
                             else 1
                         end,
-                        memberships.exact_count asc,
-                        memberships.area_code asc,
-                        memberships.breakdown asc
+                        cells_0.exact_count asc,
+                        cells_0.cell_id asc
                 )
         end as hiding_order,
         sum(
             case
-                when not memberships.is_margin and memberships.suppression is not null then 1
+                when not memberships.is_margin and cells_0.suppression is not null then 1
                 else 0
             end
-        ) over (partition by numbered_groups.group_key) as primary_suppressed_members,
-        max(case when memberships.is_margin and memberships.suppression is null then 1 else 0 end)
-            over (partition by numbered_groups.group_key) as primary_margin_shown
+        ) over (partition by memberships.group_key) as primary_suppressed_members,
+        max(case when memberships.is_margin and cells_0.suppression is null then 1 else 0 end)
+            over (partition by memberships.group_key) as primary_margin_shown
 
     from memberships
-    inner join numbered_groups
-        on
-            memberships.relation = numbered_groups.relation
-            and memberships.group_id = numbered_groups.group_id
+    inner join cells_0
+        on memberships.cell_id = cells_0.cell_id
 
 ),
 
@@ -279,7 +257,6 @@ live_memberships as (
     select
         group_key,
         cell_id,
-        relation,
         is_margin,
         hiding_order
 
@@ -302,7 +279,7 @@ members_{{ round_number }} as (
 
     select
         live_memberships.cell_id,
-        live_memberships.relation,
+        live_memberships.group_key,
         live_memberships.is_margin,
         live_memberships.hiding_order,
         cells.suppression,
@@ -335,8 +312,9 @@ cells_{{ round_number }} as (
             min(
                 case
                     when suppressed_members != 1 or margin_shown != 1 then null
-                    when hiding_order = next_to_hide
-                        then {{ dbt.concat(["'secondary_'", 'relation']) }}
+                    when hiding_order = next_to_hide and group_key % 4 = 0
+                        then 'secondary_centres'
+                    when hiding_order = next_to_hide then 'secondary_breakdowns'
                     when is_margin and next_to_hide is null then 'secondary_total'
                 end
             )
