@@ -150,6 +150,53 @@ value_margins as (
 
 ),
 
+-- which values add up to which, numbered as above: each group's members and its total
+row_memberships as (
+
+    -- a centre's value in its local authority's
+    select
+        la_row_id as margin_row_id,
+        0 as group_number,
+        row_id,
+        false as is_margin
+    from value_margins
+    where la_row_id is not null
+
+    union all
+
+    -- the local authority's value: the total of its centres
+    select distinct
+        la_row_id as margin_row_id,
+        0 as group_number,
+        la_row_id as row_id,
+        true as is_margin
+    from value_margins
+    where la_row_id is not null
+
+    union all
+
+    -- a breakdown category's value in its area's
+    select
+        all_row_id as margin_row_id,
+        breakdown_group_number as group_number,
+        row_id,
+        false as is_margin
+    from value_margins
+    where all_row_id is not null
+
+    union all
+
+    -- the area's 'all' value: the total of each breakdown's categories
+    select distinct
+        all_row_id as margin_row_id,
+        breakdown_group_number as group_number,
+        all_row_id as row_id,
+        true as is_margin
+    from value_margins
+    where all_row_id is not null
+
+),
+
 count_kinds as (
 
     select 0 as kind_number
@@ -158,56 +205,17 @@ count_kinds as (
 
 ),
 
--- which counts add up to which: each group's members and its total (the margin)
+-- the same for counts: a numerator adds up with numerators, a denominator with denominators
 memberships as (
 
-    -- a centre's count in its local authority's
     select
-        4 * (2 * value_margins.la_row_id + count_kinds.kind_number) as group_key,
-        2 * value_margins.row_id + count_kinds.kind_number as cell_id,
-        false as is_margin
+        4 * (2 * row_memberships.margin_row_id + count_kinds.kind_number)
+        + row_memberships.group_number as group_key,
+        2 * row_memberships.row_id + count_kinds.kind_number as cell_id,
+        row_memberships.is_margin
 
-    from value_margins
+    from row_memberships
     cross join count_kinds
-    where value_margins.la_row_id is not null
-
-    union all
-
-    -- the local authority's count: the total of its centres
-    select distinct
-        4 * (2 * value_margins.la_row_id + count_kinds.kind_number) as group_key,
-        2 * value_margins.la_row_id + count_kinds.kind_number as cell_id,
-        true as is_margin
-
-    from value_margins
-    cross join count_kinds
-    where value_margins.la_row_id is not null
-
-    union all
-
-    -- a breakdown category's count in its area's
-    select
-        4 * (2 * value_margins.all_row_id + count_kinds.kind_number)
-        + value_margins.breakdown_group_number as group_key,
-        2 * value_margins.row_id + count_kinds.kind_number as cell_id,
-        false as is_margin
-
-    from value_margins
-    cross join count_kinds
-    where value_margins.all_row_id is not null
-
-    union all
-
-    -- the area's 'all' count: the total of each breakdown's categories
-    select distinct
-        4 * (2 * value_margins.all_row_id + count_kinds.kind_number)
-        + value_margins.breakdown_group_number as group_key,
-        2 * value_margins.all_row_id + count_kinds.kind_number as cell_id,
-        true as is_margin
-
-    from value_margins
-    cross join count_kinds
-    where value_margins.all_row_id is not null
 
 ),
 
@@ -224,14 +232,7 @@ ordered_memberships as (
             when not memberships.is_margin and cells_0.exact_count > 0
                 then row_number() over (
                     partition by memberships.group_key
-                    order by
-                        case
-                            when not memberships.is_margin and cells_0.exact_count > 0
-                                then 0
-                            else 1
-                        end,
-                        cells_0.exact_count asc,
-                        cells_0.cell_id asc
+                    order by cells_0.exact_count asc, cells_0.cell_id asc
                 )
         end as hiding_order,
         sum(
@@ -267,9 +268,9 @@ live_memberships as (
 
 {#-
     Each round reads the previous round's suppressions (one narrow row per count of a live
-    group) once, with window aggregates over each group, so that the SQL grows by one step per round:
-    engines that inline CTEs (Spark) would otherwise copy every earlier round several times
-    into each later one.
+    group) once, with window aggregates over each group, so that the SQL grows by one step
+    per round: engines that inline CTEs (Spark) would otherwise copy every earlier round
+    several times into each later one.
 -#}
 {% for round_number in range(1, rounds + 1) %}
 {%- set previous = 'cells_' ~ (round_number - 1) %}
