@@ -2,16 +2,18 @@
     Quarterly builds: a build that follows the last one on the same project recomputes only
     the periods its data changed (README "Incremental quarters").
 
-    `make transform` sets var cc_quarterly when the project, the settings and the dbt options
-    are those of the last successful build and only feed extracts (no reference file) were
-    loaded since; every other build (`--force`, a project change, a bare `dbt build`) is a
-    full one. Only DuckDB builds quarterly: Spark rebuilds every table in full (the models
-    and the results are the same; only the work differs).
+    `make transform` sets the environment variable CC_QUARTERLY to true when the project,
+    the settings and the dbt options are those of the last successful build and only feed
+    extracts (no reference file) were loaded since; every other build (`--force`, a project
+    change, a bare `dbt build`) is a full one. An environment variable rather than a var:
+    dbt re-parses only the files that read it when it changes, where a change of vars
+    re-parses the whole project. Only DuckDB builds quarterly: Spark rebuilds every table in
+    full (the models and the results are the same; only the work differs).
 -#}
 
 {#- True in a quarterly build: the period models update only the touched periods. -#}
 {% macro quarterly_build() -%}
-    {{ return(target.type == 'duckdb' and (var('cc_quarterly', false) | string | lower) == 'true') }}
+    {{ return(target.type == 'duckdb' and (env_var('CC_QUARTERLY', 'false') | lower) == 'true') }}
 {%- endmacro %}
 
 {#-

@@ -11,8 +11,8 @@
    version (see atomic.py: a kill after the commit began is finished by the next command).
 
 A build after a successful one made from the same project, settings and dbt options, with
-only feed extracts loaded since, is a quarterly build (`--vars {cc_quarterly: true}`, unit
-tests left out): dbt recomputes only the periods whose data changed (README "Incremental
+only feed extracts loaded since, is a quarterly build (CC_QUARTERLY=true in dbt's
+environment, unit tests left out): dbt recomputes only the periods whose data changed (README "Incremental
 quarters"). Anything else, and `--force`, is a full build.
 
 When nothing changed since the last successful build (the fingerprint of the raw zone's
@@ -66,9 +66,12 @@ FINGERPRINT_TABLE = "build_meta.last_build"
 # Feeds whose extracts a quarterly build takes in; any other file loaded (a reference lookup,
 # which can move any record to another area) makes the next build a full one.
 QUARTERLY_FEEDS = ("maternity", "health_visiting", "ncmp")
+# Set to true or false for every dbt command of a transform (macro quarterly_build): an
+# environment variable, not a var, so that dbt re-parses only the files reading it when a
+# quarterly build follows a full one (a change of vars re-parses the whole project).
+QUARTERLY_ENV = "CC_QUARTERLY"
 # dbt options after which the tables may not all be of one build (or not of these settings):
 # the next build is a full one.
-QUARTERLY_VARS = ("--vars", "{cc_quarterly: true}")
 PARTIAL_OPTIONS = (
     *("--select", "-s", "--models", "-m", "--exclude", "--selector"),
     *("--vars", "--full-refresh", "-f"),
@@ -156,7 +159,7 @@ def project_fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
         digest.update(hashlib.sha256(data).digest())
         env_names.update(re.findall(rb"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]", data))
     env_names = {name.decode() if isinstance(name, bytes) else name for name in env_names}
-    env_names.discard("CC_WAREHOUSE")
+    env_names -= {"CC_WAREHOUSE", QUARTERLY_ENV}
     settings_used = {name: os.environ.get(name) for name in sorted(env_names)}
     digest.update(repr((settings.target, settings_used, dbt_args)).encode())
     digest.update(importlib.metadata.version("dbt-core").encode())
@@ -256,11 +259,12 @@ def copy_warehouse(settings: config.Settings) -> Path:
     return copy
 
 
-def run_dbt(command: list[str], copy: Path) -> int:
+def run_dbt(command: list[str], copy: Path, quarterly: bool = False) -> int:
     env = {
         **os.environ,
         "CC_WAREHOUSE": str(copy),
         "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT),
+        QUARTERLY_ENV: "true" if quarterly else "false",
     }
     try:
         result = subprocess.run(
@@ -301,6 +305,14 @@ def transform_in_place(settings: config.Settings, dbt_args: list[str], freshness
         return []
 
 
+@contextlib.contextmanager
+def timed(stage: str):
+    """Print how long a stage of the transform took, once it is done."""
+    started = time.perf_counter()
+    yield
+    print(f"{stage}: {time.perf_counter() - started:.1f} s", flush=True)
+
+
 class NothingChanged(Exception):
     """Nothing was loaded and no project file changed since the last successful build."""
 
@@ -328,7 +340,7 @@ def transform(
         build_args = list(dbt_args)
         if quarterly:
             # the unit tests' results depend on the project alone, which the last build tested
-            build_args += [*QUARTERLY_VARS, "--exclude-resource-type", "unit_test"]
+            build_args += ["--exclude-resource-type", "unit_test"]
             print(f"quarterly build ({quarterly}): only the periods whose data changed", flush=True)
         else:
             print("full build", flush=True)
@@ -338,27 +350,33 @@ def transform(
         print(f"copied the warehouse ({size:.0f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
-        status = run_dbt(["build", *build_args], copy)
-        summarise(settings, copy)
+        with timed("dbt build"):
+            status = run_dbt(["build", *build_args], copy, quarterly=bool(quarterly))
+        with timed("summary of test warnings"):
+            summarise(settings, copy)
         if status != 0:
             how = f"was killed (signal {-status})" if status < 0 else f"failed (exit code {status})"
             raise TransformError(
                 f"dbt build {how}: see the table above and logs/dbt.log. {UNCHANGED}; the failed "
                 f"build is kept in {copy.parent} for inspection until the next transform"
             )
-        # the same vars as the build, so that dbt's partial parse of it is reused
-        same_vars = list(QUARTERLY_VARS) if quarterly else []
-        if freshness and run_dbt(["source", "freshness", "--quiet", *same_vars], copy) != 0:
-            print("source freshness: a feed is older than allowed (see above)", flush=True)
+        if freshness:
+            # the same environment as the build, so that dbt's parse of it is reused
+            with timed("source freshness"):
+                stale = run_dbt(["source", "freshness", "--quiet"], copy, quarterly=bool(quarterly)) != 0
+            if stale:
+                print("source freshness: a feed is older than allowed (see above)", flush=True)
         atomic.kill_point("transform:after_dbt")
         try:
-            checkpoint(copy)
-            if inputs is not None:
-                store_fingerprint(copy, inputs, project)
+            with timed("checkpoint"):
+                checkpoint(copy)
+                if inputs is not None:
+                    store_fingerprint(copy, inputs, project)
         except duckdb.Error as error:
             raise TransformError(f"cannot finish the build copy {copy}: {error}. {UNCHANGED}") from None
         try:
-            version, tables = publish.stage(settings, copy)
+            with timed("published copies written"):
+                version, tables = publish.stage(settings, copy)
         except publish.PublishError as error:
             raise TransformError(f"{error}. {UNCHANGED}") from None
         atomic.kill_point("transform:after_publish")

@@ -14,6 +14,7 @@ builds themselves may differ.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -236,6 +237,10 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
     assert "full build" in first  # nothing built before
     assert "quarterly build (extracts of health_visiting, maternity, ncmp)" in quarterly
     assert "full build" in full and "quarterly build" not in full
+    # dbt re-parses only the files that read CC_QUARTERLY, not the whole project
+    assert "Unable to do partial parsing" not in quarterly
+    for stage in ("dbt build", "checkpoint", "published copies written"):
+        assert re.search(rf"^{stage}: [0-9.]+ s$", quarterly, re.MULTILINE), stage
     # the corrected quarter is in the middle of the series: the quarters before it are kept
     quarterly: State = built["quarterly"]  # type: ignore[assignment]
     kept = quarterly.query(
