@@ -71,10 +71,10 @@ def duckdb_config(memory_limit: str = "7GB") -> dict[str, str]:
     Two threads use both cores; 7 GB (the loader asks for less by default) keeps a whole
     dbt build under 8 GiB at England scale (DuckDB at its limit plus dbt's own 0.6 GiB) and
     leaves room for other processes on the machine (DuckDB spills to its temp directory
-    beyond it). Insertion
-    order is not kept: nothing reads the raw zone in file order (source_row says where a row
-    came from), and keeping it costs memory and parallelism. The temp directory defaults to
-    DuckDB's own, `<database>.tmp` beside the database file, inside the state folder.
+    beyond it). Insertion order is not kept: nothing reads the raw zone in file order
+    (source_row says where a row came from), and keeping it costs memory and parallelism.
+    The temp directory defaults to DuckDB's own, `<database>.tmp` beside the database file,
+    inside the state folder.
     """
     settings = {
         "threads": os.environ.get("CC_DUCKDB_THREADS") or "2",
