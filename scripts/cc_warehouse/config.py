@@ -69,7 +69,7 @@ def duckdb_config(memory_limit: str = "7GB") -> dict[str, str]:
     """Settings for a 2-core, 24 GiB machine shared with other work; each can be overridden.
 
     Two threads use both cores; 7 GB (the loader asks for less by default) keeps a whole
-    dbt build under 8 GiB at England scale (DuckDB at its limit plus dbt's own 0.6 GiB) and
+    dbt build under 8 GiB at England scale (DuckDB at its limit plus dbt's own 0.7 GiB) and
     leaves room for other processes on the machine (DuckDB spills to its temp directory
     beyond it). Insertion order is not kept: nothing reads the raw zone in file order
     (source_row says where a row came from), and keeping it costs memory and parallelism.
