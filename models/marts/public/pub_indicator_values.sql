@@ -266,66 +266,10 @@ live_memberships as (
 
 ),
 
-{#-
-    Each round reads the previous round's suppressions (one narrow row per count of a live
-    group) once, with window aggregates over each group, so that the SQL grows by one step
-    per round: engines that inline CTEs (Spark) would otherwise copy every earlier round
-    several times into each later one.
--#}
-{% for round_number in range(1, rounds + 1) %}
-{%- set previous = 'cells_' ~ (round_number - 1) %}
-
--- every live membership of every count, with the state of its group after the previous round
-members_{{ round_number }} as (
-
-    select
-        live_memberships.cell_id,
-        live_memberships.group_key,
-        live_memberships.is_margin,
-        live_memberships.hiding_order,
-        cells.suppression,
-        sum(
-            case
-                when not live_memberships.is_margin and cells.suppression is not null then 1
-                else 0
-            end
-        ) over (partition by live_memberships.group_key) as suppressed_members,
-        max(case when live_memberships.is_margin and cells.suppression is null then 1 else 0 end)
-            over (partition by live_memberships.group_key) as margin_shown,
-        min(case when cells.suppression is null then live_memberships.hiding_order end)
-            over (partition by live_memberships.group_key) as next_to_hide
-
-    from live_memberships
-    inner join {{ previous }} as cells
-        on live_memberships.cell_id = cells.cell_id
-
-),
-
--- A group whose one hidden count is the shown total minus the other shown counts hides
--- its smallest shown non-zero count too or, where there is none (the others are all 0),
--- the total itself.
-cells_{{ round_number }} as (
-
-    select
-        cell_id,
-        coalesce(
-            min(suppression),
-            min(
-                case
-                    when suppressed_members != 1 or margin_shown != 1 then null
-                    when hiding_order = next_to_hide and group_key % 4 = 0
-                        then 'secondary_centres'
-                    when hiding_order = next_to_hide then 'secondary_breakdowns'
-                    when is_margin and next_to_hide is null then 'secondary_total'
-                end
-            )
-        ) as suppression
-
-    from members_{{ round_number }}
-    group by cell_id
-
-),
-{% endfor %}
+-- The rounds (macros/disclosure/secondary_suppression.sql): each hides, in every group whose
+-- one hidden count is the shown total minus the other shown counts, its smallest shown
+-- non-zero count (or the total), until no group is left so exposed.
+{{ secondary_suppression_rounds(rounds) }}
 
 suppressions as (
 
@@ -345,7 +289,7 @@ suppressions as (
         ) as denominator_suppression
 
     from cells_0
-    left join cells_{{ rounds }} as final_cells
+    left join final_cells
         on cells_0.cell_id = final_cells.cell_id
     group by cells_0.row_id
 
