@@ -279,17 +279,18 @@ class Pseudonyms:
         ).fetchone()
         return added
 
-    def written_sql(self, feed: Feed) -> str:
-        """`checked` with every valid NHS number replaced by its pseudonym."""
+    def written_sql(self, feed: Feed, rows: str = "checked") -> str:
+        """`rows` (a relation with the columns of `checked`) with every valid NHS number
+        replaced by its pseudonym."""
         columns = _nhs_columns(feed)
         if not columns:
-            return "checked"
+            return rows
         replaced = ", ".join(f"pseudo_{name}.pseudonym as v_{name}" for name in columns)
         joins = " ".join(
-            f"left join file_pseudonyms as pseudo_{name} on pseudo_{name}.digits = checked.v_{name}"
+            f"left join file_pseudonyms as pseudo_{name} on pseudo_{name}.digits = file_rows.v_{name}"
             for name in columns
         )
-        return f"(select checked.* replace ({replaced}) from checked {joins})"
+        return f"(select file_rows.* replace ({replaced}) from {rows} as file_rows {joins})"
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute("drop table if exists file_pseudonyms")
@@ -336,14 +337,16 @@ def load_file(
         con.execute(f"delete from raw.{feed.name}")
     outputs = ", ".join(c.output for c in feed.columns)
     values = ", ".join(f"v_{c.name}" for c in feed.columns)
-    written = pseudonyms.written_sql(feed)
+    accepted_rows = pseudonyms.written_sql(feed, "(select * from checked where reason is null)")
     con.execute(
         f"""insert into raw.{feed.name} ({outputs}, file_name, extract_date, source_row, loaded_at)
         select {values}, $file_name, $extract_date, source_row, $loaded_at
-        from {written} as written where reason is null""",
+        from {accepted_rows} as accepted""",
         {k: meta[k] for k in ("file_name", "extract_date", "loaded_at")},
     )
-    _quarantine(con, feed, written, parsed.bad_rows, meta)
+    # The few quarantined rows meet the pseudonyms alone, not every row of the file.
+    quarantined_rows = pseudonyms.written_sql(feed, "(select * from checked where reason is not null)")
+    _quarantine(con, feed, quarantined_rows, parsed.bad_rows, meta)
     issues = _field_issues(con, feed, meta)
     accepted, quarantined = con.execute(
         "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
@@ -391,14 +394,18 @@ def _record_json(feed: Feed) -> str:
 
 
 def _quarantine(
-    con: duckdb.DuckDBPyConnection, feed: Feed, written: str, bad_rows: list[tuple[int, str]], meta: dict
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    quarantined_rows: str,
+    bad_rows: list[tuple[int, str]],
+    meta: dict,
 ) -> None:
     columns = "run_id, file_name, feed, source_row, reason, record_key, raw_record, loaded_at"
     con.execute(
         f"""insert into raw.quarantine ({columns})
         select $run_id, $file_name, $feed, source_row, reason, r_{feed.key}, {_record_json(feed)},
             $loaded_at
-        from {written} as written join flagged using (source_row) where reason is not null""",
+        from {quarantined_rows} as quarantined join flagged using (source_row)""",
         {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
     )
     if not bad_rows:
