@@ -279,9 +279,9 @@ class Pseudonyms:
         ).fetchone()
         return added
 
-    def written_sql(self, feed: Feed, rows: str = "checked") -> str:
-        """`rows` (a relation with the columns of `checked`) with every valid NHS number
-        replaced by its pseudonym."""
+    def written_sql(self, feed: Feed, rows: str) -> str:
+        """`rows` (some rows of `checked`, as a relation) with every valid NHS number replaced
+        by its pseudonym."""
         columns = _nhs_columns(feed)
         if not columns:
             return rows
