@@ -17,10 +17,11 @@
 {%- endmacro %}
 
 {#-
-    The materialization of a model kept by period: incremental (its touched periods replaced)
-    in a quarterly build, a table (rebuilt whole) otherwise.
+    The materialization of a model a quarterly build updates in part (its touched periods or
+    its records sent since the last build replaced): incremental in a quarterly build, a table
+    (rebuilt whole) otherwise.
 -#}
-{% macro period_materialization() -%}
+{% macro quarterly_materialization() -%}
     {{ return('incremental' if quarterly_build() else 'table') }}
 {%- endmacro %}
 
@@ -32,7 +33,7 @@
 -#}
 {% macro period_model() -%}
     {{ config(
-        materialized=period_materialization(),
+        materialized=quarterly_materialization(),
         incremental_strategy='replace_periods',
         on_schema_change='fail',
     ) }}
@@ -86,7 +87,7 @@
 {%- endmacro %}
 
 {#-
-    Incremental strategy `replace_periods` (DuckDB only, see period_materialization): the rows
+    Incremental strategy `replace_periods` (DuckDB only, see quarterly_materialization): the rows
     of every touched period are deleted and the new rows of those periods inserted, in one
     transaction. A period left with no rows is emptied, which a merge on a key would not do.
 -#}
@@ -99,4 +100,59 @@
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ source }}
+{%- endmacro %}
+
+{#-
+    The configuration of a model kept by record (one row per record of a feed, computed from
+    that record's latest version and the reference data alone): called at the top of the
+    model. Incremental with the strategy delete+insert on `unique_key` in a quarterly build,
+    a table otherwise. A record is never removed from a feed (the raw zone keeps every version
+    of every record), so replacing the rows of the records sent since the last build leaves
+    the table equal to a full rebuild's.
+-#}
+{% macro record_model(unique_key) -%}
+    {{ config(
+        materialized=quarterly_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key=unique_key,
+        on_schema_change='fail',
+    ) }}
+{%- endmacro %}
+
+{#-
+    The newest load the last build took in (build_meta.last_build.loaded_until, which the
+    transform stores with each build and a quarterly build requires), as a timestamp literal
+    read when the model runs: rows with a later loaded_at were loaded since.
+-#}
+{% macro last_build_loaded_until() -%}
+    {%- set loaded_until = none -%}
+    {%- if execute -%}
+        {%- set result = run_query(
+            'select cast(loaded_until as ' ~ dbt.type_string() ~ ') from build_meta.last_build'
+        ) -%}
+        {%- set loaded_until = result.columns[0].values()[0] if result.rows | length == 1 -%}
+        {%- if loaded_until is none -%}
+            {{ exceptions.raise_compiler_error(
+                'a quarterly build needs the newest load of the last build in '
+                ~ 'build_meta.last_build (CC_QUARTERLY is set by `make transform` only)'
+            ) }}
+        {%- endif -%}
+    {%- endif -%}
+    cast('{{ loaded_until }}' as timestamp)
+{%- endmacro %}
+
+{#-
+    `where` (or `and`, with `keyword`) and a condition keeping the records (`key`) that have a
+    row in `relation` loaded since the last build, in an incremental run of a record model;
+    nothing otherwise, so the whole table is built. `relation` is the feed's raw table or a
+    staging model (whose row is a record's latest version: a record whose new rows lost to an
+    older version is left as it was).
+-#}
+{% macro where_records_loaded_since_last_build(key, relation, keyword='where') -%}
+    {%- if quarterly_build() and is_incremental() %}
+    {{ keyword }} {{ key }} in (
+        select {{ key }} from {{ relation }}
+        where loaded_at > {{ last_build_loaded_until() }}
+    )
+    {%- endif %}
 {%- endmacro %}

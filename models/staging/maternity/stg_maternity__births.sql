@@ -1,8 +1,12 @@
+{#- A quarterly build replaces the records sent since the last build (macro record_model). -#}
+{{ record_model('birth_id') }}
+
 with
 
 source as (
 
     select * from {{ source('maternity', 'maternity') }}
+    {{- where_records_loaded_since_last_build('birth_id', source('maternity', 'maternity')) }}
 
 ),
 
