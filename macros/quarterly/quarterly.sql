@@ -156,3 +156,67 @@
     )
     {%- endif %}
 {%- endmacro %}
+
+{#-
+    The configuration of a model kept by unit (one row or more per birth, delivery, review or
+    NCMP measurement, computed from that unit's records and the reference data alone): called
+    at the top of the model. Incremental with the strategy replace_units in a quarterly build
+    (the rows of the units in int_touched_units deleted, and the units' new rows inserted), a
+    table otherwise. Unlike a record, a unit can lose its rows (a delivery left by its only
+    baby's corrected record, a birth leaving an indicator's population), which a merge on the
+    key of the new rows would not remove.
+
+    unit_type: a SQL expression giving the unit type ('birth', 'delivery', 'review',
+               'measurement') of a row of the model's table
+    unit_key:  the column holding the unit's key
+-#}
+{% macro unit_model(unit_type, unit_key) -%}
+    {{ config(
+        materialized=quarterly_materialization(),
+        incremental_strategy='replace_units',
+        unit_type=unit_type,
+        unit_key=unit_key,
+        on_schema_change='fail',
+    ) }}
+    {%- if quarterly_build() %}
+/* depends_on: {{ ref('int_touched_units') }} */
+    {%- endif %}
+{%- endmacro %}
+
+{#-
+    The units of `unit_type` that a quarterly build recomputes, as a condition on `key`
+    (int_touched_units). `unit_type` is a SQL expression: a literal such as "'birth'", or an
+    expression over the columns of the relation filtered.
+-#}
+{% macro touched_units(unit_type, key) -%}
+    {{ key }} in (
+        select touched.unit_id from {{ ref('int_touched_units') }} as touched
+        where touched.unit_type = {{ unit_type }}
+    )
+{%- endmacro %}
+
+{#-
+    `where` (or `and`, with `keyword`) and touched_units in an incremental run of a unit
+    model; nothing otherwise, so the whole table is built.
+-#}
+{% macro where_touched_units(unit_type, key, keyword='where') -%}
+    {%- if quarterly_build() and is_incremental() %}
+    {{ keyword }} {{ touched_units(unit_type, key) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#-
+    Incremental strategy `replace_units` (DuckDB only, see quarterly_materialization): the
+    rows of every touched unit are deleted and the new rows of those units inserted, in one
+    transaction. The model's config gives the unit type and key of its rows (unit_model).
+-#}
+{% macro get_incremental_replace_units_sql(arg_dict) -%}
+    {%- set target_relation = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target_relation }}
+    where {{ touched_units(config.get('unit_type'), config.get('unit_key')) }};
+
+    insert into {{ target_relation }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+{%- endmacro %}

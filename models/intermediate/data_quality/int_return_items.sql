@@ -69,6 +69,20 @@ measurements as (
      'key': 'review_id', 'date': 'due_date', 'expected': 'true', 'recorded': 'is_placed'},
 ] %}
 
+{#- A quarterly build replaces the items of the touched units (macro unit_model). -#}
+{%- set unit_types = {'births': 'birth', 'deliveries': 'delivery', 'reviews': 'review'} -%}
+{%- set unit_type_of_row -%}
+    case
+    {%- for item in return_items if item.records == 'births' %}
+        when feed = '{{ item.feed }}' and item_id = {{ item.item }} then 'birth'
+    {%- endfor %}
+        when feed = 'maternity' then 'delivery'
+        when feed = 'health_visiting' then 'review'
+        else 'measurement'
+    end
+{%- endset -%}
+{{ unit_model(unit_type_of_row, 'record_id') }}
+
 dated_items as (
 
     {% for item in return_items %}
@@ -88,6 +102,7 @@ dated_items as (
 
     from {{ item.records }}
     where {{ item.expected }}
+    {{- where_touched_units("'" ~ unit_types[item.records] ~ "'", item.key, keyword='and') }}
     {% if not loop.last %}
 
     union all
@@ -111,6 +126,7 @@ measurement_items as (
         coalesce(has_valid_bmi_centile, false) as is_recorded
 
     from measurements
+    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
     union all
 
@@ -126,6 +142,7 @@ measurement_items as (
         is_placed as is_recorded
 
     from measurements
+    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
 ),
 

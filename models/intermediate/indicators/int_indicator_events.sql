@@ -59,6 +59,18 @@ measurements as (
      'outcome': "feeding_status in ('TOTAL', 'PARTIAL')"},
 ] -%}
 
+{#- A quarterly build replaces the events of the touched units (macro unit_model). -#}
+{%- set unit_types = {'births': 'birth', 'deliveries': 'delivery', 'reviews': 'review'} -%}
+{%- set unit_type_of_row -%}
+    case indicator_id
+    {%- for indicator in indicators %}
+        when '{{ indicator.id }}' then '{{ unit_types[indicator.units] }}'
+    {%- endfor %}
+        else 'measurement'
+    end
+{%- endset -%}
+{{ unit_model(unit_type_of_row, 'unit_id') }}
+
 {% for indicator in indicators %}
 {{ indicator.id }} as (
 
@@ -79,6 +91,7 @@ measurements as (
 
     from {{ indicator.units }}
     where {{ indicator.population }}
+    {{- where_touched_units("'" ~ unit_types[indicator.units] ~ "'", indicator.key, keyword='and') }}
 
 ),
 
@@ -131,6 +144,7 @@ child_measurements as (
     inner join ncmp_indicators
         on measurements.school_year = ncmp_indicators.school_year
     where measurements.academic_year is not null
+    {{- where_touched_units("'measurement'", 'measurements.ncmp_id', keyword='and') }}
 
 ),
 
