@@ -64,7 +64,7 @@
         {%- set bounds = run_query(
             'select period_type, cast(cast(' ~ dbt.dateadd('month', months_back, 'recompute_from')
             ~ ' as date) as ' ~ dbt.type_string() ~ ')'
-            ~ ' from ' ~ ref('int_touched_periods') ~ ' order by period_type'
+            ~ ' from ' ~ quarterly_ref('int_touched_periods') ~ ' order by period_type'
         ) -%}
         {%- for row in bounds.rows -%}
             {%- do conditions.append(
@@ -190,7 +190,7 @@
 -#}
 {% macro touched_units(unit_type, key) -%}
     {{ key }} in (
-        select touched.unit_id from {{ ref('int_touched_units') }} as touched
+        select touched.unit_id from {{ quarterly_ref('int_touched_units') }} as touched
         where touched.unit_type = {{ unit_type }}
     )
 {%- endmacro %}
@@ -219,4 +219,55 @@
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ source }}
+{%- endmacro %}
+
+{#-
+    dbt's get_where_subquery, through which every generic test reads the model it tests (with
+    the test's `where` config, as dbt's own). In a quarterly build, a test of error severity
+    on a model updated by period or by unit (strategies replace_periods and replace_units)
+    reads only the rows the build replaced: the other rows are the ones the last build tested,
+    and nothing they are tested against has changed since (a change of reference data, seeds
+    or project makes a full build). Tests of warning severity read every row: their stored
+    failures are the lists data managers work from.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- do conditions.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- set severity = (config.get('severity') or 'error') | lower -%}
+    {%- if execute and quarterly_build() and severity == 'error' and model.attached_node -%}
+        {%- set tested = graph.nodes.get(model.attached_node) -%}
+        {%- set strategy = tested.config.incremental_strategy if tested else none -%}
+        {%- if tested and tested.config.materialized == 'incremental' -%}
+            {%- if strategy == 'replace_periods' -%}
+                {%- do conditions.append(touched_periods()) -%}
+            {%- elif strategy == 'replace_units' -%}
+                {%- do conditions.append(
+                    touched_units(tested.config.unit_type, tested.config.unit_key)
+                ) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- do return(
+            '(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery'
+        ) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    ref() to a model of the quarterly machinery (int_touched_periods, int_touched_units), but
+    in a test its relation by name: a test's dependencies are those of the model it tests
+    (which, in a quarterly build, depends on these), and dbt refuses a ref() it did not see
+    when it parsed the test.
+-#}
+{% macro quarterly_ref(name) -%}
+    {%- if execute and model.resource_type == 'test' -%}
+        {{- return(graph.nodes['model.' ~ project_name ~ '.' ~ name].relation_name) -}}
+    {%- endif -%}
+    {{- return(ref(name)) -}}
 {%- endmacro %}

@@ -303,3 +303,23 @@ def test_every_mart_equals_a_full_rebuild_row_by_row(built: dict[str, object]) -
         assert counts[0] == counts[1], f"{table}: {counts[0]} rows quarterly, {counts[1]} in full"
         assert counts[1] > 0 or table == "main.dim_lsoa_boundary", f"{table} is empty"
         assert differences(quarterly, full, table) == [], table
+
+
+def compiled_tests(state: State) -> dict[str, str]:
+    """The SQL of every generic test of the state's last build, by file name."""
+    compiled = state.root / "target" / "compiled" / "childrens_centres" / "models"
+    return {path.name: path.read_text() for path in compiled.glob("**/*.yml/**/*.sql")}
+
+
+def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]) -> None:
+    """Error-severity tests of the models updated by period or unit read only the replaced rows."""
+    quarterly = compiled_tests(built["quarterly"])  # type: ignore[arg-type]
+    full = compiled_tests(built["full"])  # type: ignore[arg-type]
+    test = "not_null_fct_indicator_values_indicator_id.sql"
+    assert re.search(r'"fct_indicator_values" where \(\(period_type = \'[a-z_]+\' and period_start >=', quarterly[test])
+    assert "dbt_subquery" not in full[test]
+    events = [sql for sql in quarterly.values() if re.search(r'"int_indicator_events" where unit_id in \(', sql)]
+    assert len(events) >= 2, "the tests of int_indicator_events should read the touched units"
+    # the models updated by record, and the others, are tested whole
+    for test in ("not_null_stg_maternity__births_birth_id.sql", "not_null_fct_indicator_spc_indicator_id.sql"):
+        assert "dbt_subquery" not in quarterly[test], test
