@@ -297,7 +297,7 @@ def _query_seconds(log: str) -> float | None:
 
 
 def run_bench(
-    preset: str, work: Path, seed: int, scale_args: list[str], builds: bool = True
+    preset: str, work: Path, seed: int, scale_args: list[str], builds: bool = True, floor: bool = True
 ) -> dict[str, object]:
     if work.exists():
         shutil.rmtree(work)
@@ -328,13 +328,15 @@ def run_bench(
         no_change = bench.python("transform_no_change", "cc_warehouse.transform")
         skipped = "nothing to build" in Path(no_change.log).read_text(encoding="utf-8", errors="replace")
         bench.python("publish", "cc_warehouse.publish")
-        bench.run("models", [dbt_executable(), "run", "--project-dir", str(config.PROJECT_ROOT)])
-        models_in_dbt = dbt_elapsed(work / "target")
-    else:
+        if floor:
+            bench.run("models", [dbt_executable(), "run", "--project-dir", str(config.PROJECT_ROOT)])
+            models_in_dbt = dbt_elapsed(work / "target")
+    elif floor:
         # the floor reads three code lists; without a build they are only seeded
         bench.run("seeds", [dbt_executable(), "seed", "--project-dir", str(config.PROJECT_ROOT)])
-    floor_sql = config.PROJECT_ROOT / "bench" / "floor.sql"
-    bench.python("floor", "cc_warehouse.bench", "--run-query", str(floor_sql), str(bench.warehouse))
+    if floor:
+        floor_sql = config.PROJECT_ROOT / "bench" / "floor.sql"
+        bench.python("floor", "cc_warehouse.bench", "--run-query", str(floor_sql), str(bench.warehouse))
     bench.python("raw_scan", "cc_warehouse.bench", "--scan-raw", str(bench.warehouse))
 
     feeds = rows_per_feed(bench.warehouse)
@@ -350,7 +352,7 @@ def run_bench(
 
     rows_loaded = sum(feed["rows_read"] for feed in feeds.values())
     incremental = seconds("load_new_quarter", "transform_new_quarter")
-    floor_query = _query_seconds(stages["floor"].log)
+    floor_query = _query_seconds(stages["floor"].log) if "floor" in stages else None
     figures = {
         "rows_generated": rows_generated,
         "generate_rows_per_second": round(rows_generated / stages["generate"].seconds, 1),
@@ -381,6 +383,7 @@ def run_bench(
         "seed": seed,
         "scale": scale_args,
         "builds": builds,
+        "floor": floor,
         "date": started_at.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": host,
@@ -478,7 +481,7 @@ def render_markdown(results: dict[str, object]) -> str:
     for target in results["targets"]:
         met = {True: "yes", False: "**no**", None: f"n/a here ({target['applies_to']})"}[target["met"]]
         if target["value"] is None:
-            met = "not measured (--no-builds)"
+            met = "not measured (--no-builds or --no-floor)"
         lines.append(
             f"| {target['what']} {target['target']} | {target['figure']} | {target['value']} | {met} |"
         )
@@ -544,6 +547,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="generate, load, the floor and the raw scan only (no dbt build): a quick look at a big preset",
     )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="leave out `dbt run` and the floor (models_over_floor): the builds of a big preset only",
+    )
     parser.add_argument("--run-query", nargs=2, metavar=("SQL", "WAREHOUSE"), help=argparse.SUPPRESS)
     parser.add_argument("--scan-raw", metavar="WAREHOUSE", help=argparse.SUPPRESS)
     args, scale_args = parser.parse_known_args(argv)
@@ -560,7 +568,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown option(s): {' '.join(unknown)} (scale flags: {', '.join(demo.SCALE_FLAGS)})")
     work = args.work or Path(tempfile.gettempdir()) / f"cc-bench-{args.preset}"
     try:
-        results = run_bench(args.preset, work, args.seed, scale_args, builds=not args.no_builds)
+        results = run_bench(
+            args.preset, work, args.seed, scale_args, builds=not args.no_builds, floor=not args.no_floor
+        )
     except BenchError as error:
         print(f"bench failed: {error}\n(the scratch folder {work} is kept for inspection)", file=sys.stderr)
         return 1

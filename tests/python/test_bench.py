@@ -111,6 +111,20 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
     assert "| models |" in markdown and "| maternity |" in markdown
 
 
+def test_bench_without_builds_or_floor_measures_the_loads(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    tiny = ("--births-per-year", "200", "--centres", "2", "--lsoas", "10", "--years", "2")
+    argv = ["--preset", "city", "--work", str(tmp_path / "work"), "--out", str(out), "--no-builds", "--no-floor"]
+    assert bench.main([*argv, *tiny]) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert list(results["stages"]) == ["generate", "load_base", "load_new_quarter", "raw_scan"]
+    assert results["builds"] is False and results["floor"] is False
+    figures = results["figures"]
+    assert figures["load_rows_per_second"] > 0 and figures["raw_scan_query_seconds"] > 0
+    assert figures["models_over_floor"] is None and figures["incremental_over_full"] is None
+    assert "not measured (--no-builds or --no-floor)" in (out / "results.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     ("ncmp", "held_back_ncmp"),
     [(["20240920", "20250910"], []), (["20240920", "20250402", "20250701"], ["20250402"])],
