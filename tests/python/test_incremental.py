@@ -318,7 +318,7 @@ def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]
     test = "not_null_fct_indicator_values_indicator_id.sql"
     assert re.search(r'"fct_indicator_values" where \(\(period_type = \'[a-z_]+\' and period_start >=', quarterly[test])
     assert "dbt_subquery" not in full[test]
-    events = [sql for sql in quarterly.values() if re.search(r'"int_indicator_events" where unit_id in \(', sql)]
+    events = [sql for sql in quarterly.values() if re.search(r'"int_indicator_events" where \(\s*unit_id in \(', sql)]
     assert len(events) >= 2, "the tests of int_indicator_events should read the touched units"
     # the models updated by record, and the others, are tested whole
     for test in ("not_null_stg_maternity__births_birth_id.sql", "not_null_fct_indicator_spc_indicator_id.sql"):
