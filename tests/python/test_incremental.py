@@ -9,8 +9,8 @@ latest complete academic year with another weight, and a maternity extract older
 loaded, arriving late, whose versions must lose), and is loaded. The state is copied:
 one copy is built by `make transform` (the quarterly path), the other by `make transform
 --force` (a full rebuild). Every staging, intermediate and mart table (stg_*, int_*, fct_*,
-dim_*, pub_*) and the snapshot of figures must be equal row by row: counts and text exactly, statistics to 1e-9; only the times of the
-builds themselves may differ.
+dim_*, pub_*) and the snapshot of figures must be equal row by row: counts and text exactly,
+statistics to 1e-9; only the times of the builds themselves may differ.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def write_corrections(state: State) -> dict[str, int]:
     ncmp = state.landing / "ncmp"
     maternity_date = latest_extract_date(maternity, "maternity") + dt.timedelta(days=1)
     earliest = min(path.name for path in maternity.glob("maternity_*.csv"))
-    stale_date = dt.datetime.strptime(earliest[len("maternity_") : -4], "%Y%m%d").date() - dt.timedelta(days=1)
+    stale_date = dt.datetime.strptime(earliest[len("maternity_") : -4], "%Y%m%d").date()
+    stale_date -= dt.timedelta(days=1)
     ncmp_date = latest_extract_date(ncmp, "ncmp") + dt.timedelta(days=1)
     decoded = state.root / "decoded"
     for feed, rows in (("maternity", births), ("ncmp", children)):
@@ -101,7 +102,10 @@ def write_corrections(state: State) -> dict[str, int]:
         # row 2: the baby's NHS number taken off (the child's reviews lose their link)
         con.execute(
             f"""copy (
-                select sent.* exclude (filename, birth_weight_grams, delivery_date, delivery_id, baby_nhs_number),
+                select
+                    sent.* exclude (
+                        filename, birth_weight_grams, delivery_date, delivery_id, baby_nhs_number
+                    ),
                     case when births.row_number % 4 = 1 then sent.delivery_id || 'C'
                         else sent.delivery_id end as delivery_id,
                     case when births.row_number != 2 then sent.baby_nhs_number end as baby_nhs_number,
@@ -316,10 +320,13 @@ def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]
     quarterly = compiled_tests(built["quarterly"])  # type: ignore[arg-type]
     full = compiled_tests(built["full"])  # type: ignore[arg-type]
     test = "not_null_fct_indicator_values_indicator_id.sql"
-    assert re.search(r'"fct_indicator_values" where \(\(period_type = \'[a-z_]+\' and period_start >=', quarterly[test])
+    periods = r'"fct_indicator_values" where \(\(period_type = \'[a-z_]+\' and period_start >='
+    assert re.search(periods, quarterly[test])
     assert "dbt_subquery" not in full[test]
-    events = [sql for sql in quarterly.values() if re.search(r'"int_indicator_events" where \(\s*unit_id in \(', sql)]
+    units = r'"int_indicator_events" where \(\s*unit_id in \('
+    events = [sql for sql in quarterly.values() if re.search(units, sql)]
     assert len(events) >= 2, "the tests of int_indicator_events should read the touched units"
     # the models updated by record, and the others, are tested whole
-    for test in ("not_null_stg_maternity__births_birth_id.sql", "not_null_fct_indicator_spc_indicator_id.sql"):
+    whole = ("not_null_stg_maternity__births_birth_id.sql", "not_null_fct_indicator_spc_indicator_id.sql")
+    for test in whole:
         assert "dbt_subquery" not in quarterly[test], test

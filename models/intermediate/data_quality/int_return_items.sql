@@ -72,14 +72,14 @@ measurements as (
 {#- A quarterly build replaces the items of the touched units (macro unit_model). -#}
 {%- set unit_types = {'births': 'birth', 'deliveries': 'delivery', 'reviews': 'review'} -%}
 {%- set unit_type_of_row -%}
-    case
-    {%- for item in return_items if item.records == 'births' %}
-        when feed = '{{ item.feed }}' and item_id = {{ item.item }} then 'birth'
-    {%- endfor %}
-        when feed = 'maternity' then 'delivery'
-        when feed = 'health_visiting' then 'review'
-        else 'measurement'
-    end
+case
+{%- for item in return_items if item.records == 'births' %}
+when feed = '{{ item.feed }}' and item_id = {{ item.item }} then 'birth'
+{%- endfor %}
+when feed = 'maternity' then 'delivery'
+when feed = 'health_visiting' then 'review'
+else 'measurement'
+end
 {%- endset -%}
 {{ unit_model(unit_type_of_row, 'record_id') }}
 

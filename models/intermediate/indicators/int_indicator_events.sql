@@ -62,12 +62,9 @@ measurements as (
 {#- A quarterly build replaces the events of the touched units (macro unit_model). -#}
 {%- set unit_types = {'births': 'birth', 'deliveries': 'delivery', 'reviews': 'review'} -%}
 {%- set unit_type_of_row -%}
-    case indicator_id
-    {%- for indicator in indicators %}
-        when '{{ indicator.id }}' then '{{ unit_types[indicator.units] }}'
-    {%- endfor %}
-        else 'measurement'
-    end
+case indicator_id
+{%- for indicator in indicators %} when '{{ indicator.id }}' then '{{ unit_types[indicator.units] }}'
+{%- endfor %} else 'measurement' end
 {%- endset -%}
 {{ unit_model(unit_type_of_row, 'unit_id') }}
 
@@ -91,7 +88,9 @@ measurements as (
 
     from {{ indicator.units }}
     where {{ indicator.population }}
-    {{- where_touched_units("'" ~ unit_types[indicator.units] ~ "'", indicator.key, keyword='and') }}
+    {{- where_touched_units(
+        "'" ~ unit_types[indicator.units] ~ "'", indicator.key, keyword='and'
+    ) }}
 
 ),
 

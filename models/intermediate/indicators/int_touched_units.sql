@@ -90,7 +90,7 @@ units as (
     select
         cast(null as {{ dbt.type_string() }}) as unit_type,
         cast(null as {{ dbt.type_string() }}) as unit_id
-    from (select 1 as one) as nothing
+    from (select 1 as one) as no_rows
     where false
 
 )

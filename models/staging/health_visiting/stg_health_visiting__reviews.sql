@@ -6,7 +6,9 @@ with
 source as (
 
     select * from {{ source('health_visiting', 'health_visiting') }}
-    {{- where_records_loaded_since_last_build('review_id', source('health_visiting', 'health_visiting')) }}
+    {{- where_records_loaded_since_last_build(
+        'review_id', source('health_visiting', 'health_visiting')
+    ) }}
 
 ),
 
