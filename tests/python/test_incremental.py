@@ -45,6 +45,22 @@ def latest_extract_date(folder: Path, feed: str) -> dt.date:
     return dt.datetime.strptime(latest[len(feed) + 1 : -4], "%Y%m%d").date()
 
 
+def resend(
+    con: duckdb.DuckDBPyConnection, sent: str, records: str, key: str, columns: str, path: Path
+) -> None:
+    """Write `path`: the sent rows of `records` (from the file holding each one's latest
+    version), with `columns` selected from them (changed as the caller says)."""
+    con.execute(
+        f"""copy (
+            select {columns}
+            from {sent} as sent
+            inner join {records}
+                on sent.{key} = {records}.{key}
+                and parse_filename(sent.filename) = parse_filename({records}.file_name)
+        ) to '{path}' (header)"""
+    )
+
+
 def write_corrections(state: State) -> dict[str, int]:
     """Later extracts re-sending records of old periods, changed; returns how many of each.
 
@@ -100,48 +116,44 @@ def write_corrections(state: State) -> dict[str, int]:
         # even rows: born at 2000 g; odd rows: delivered 100 days later (another quarter);
         # rows 1 and 5: moved to a delivery of their own (the old one may be left empty);
         # row 2: the baby's NHS number taken off (the child's reviews lose their link)
-        con.execute(
-            f"""copy (
-                select
-                    sent.* exclude (
-                        filename, birth_weight_grams, delivery_date, delivery_id, baby_nhs_number
-                    ),
-                    case when births.row_number % 4 = 1 then sent.delivery_id || 'C'
-                        else sent.delivery_id end as delivery_id,
-                    case when births.row_number != 2 then sent.baby_nhs_number end as baby_nhs_number,
-                    case when births.row_number % 2 = 0 then '2000'
-                        else sent.birth_weight_grams end as birth_weight_grams,
-                    case when births.row_number % 2 = 0 then sent.delivery_date
-                        else strftime(coalesce(
-                            try_strptime(sent.delivery_date, '%Y-%m-%d'),
-                            try_strptime(sent.delivery_date, '%d/%m/%Y')
-                        ) + interval 100 day, '%Y-%m-%d') end as delivery_date
-                from {sent} as sent
-                inner join births
-                    on sent.birth_id = births.birth_id
-                    and parse_filename(sent.filename) = parse_filename(births.file_name)
-            ) to '{maternity}/maternity_{maternity_date:%Y%m%d}.csv' (header)"""
+        resend(
+            con,
+            sent,
+            "births",
+            "birth_id",
+            """sent.* exclude (
+                    filename, birth_weight_grams, delivery_date, delivery_id, baby_nhs_number
+                ),
+                case when births.row_number % 4 = 1 then sent.delivery_id || 'C'
+                    else sent.delivery_id end as delivery_id,
+                case when births.row_number != 2 then sent.baby_nhs_number end as baby_nhs_number,
+                case when births.row_number % 2 = 0 then '2000'
+                    else sent.birth_weight_grams end as birth_weight_grams,
+                case when births.row_number % 2 = 0 then sent.delivery_date
+                    else strftime(coalesce(
+                        try_strptime(sent.delivery_date, '%Y-%m-%d'),
+                        try_strptime(sent.delivery_date, '%d/%m/%Y')
+                    ) + interval 100 day, '%Y-%m-%d') end as delivery_date""",
+            maternity / f"maternity_{maternity_date:%Y%m%d}.csv",
         )
         # an extract older than any loaded, arriving late: it re-sends the same births at
         # 1000 g, and loses to every version already held (the latest extract date wins)
-        con.execute(
-            f"""copy (
-                select sent.* exclude (filename, birth_weight_grams), '1000' as birth_weight_grams
-                from {sent} as sent
-                inner join births
-                    on sent.birth_id = births.birth_id
-                    and parse_filename(sent.filename) = parse_filename(births.file_name)
-            ) to '{maternity}/maternity_{stale_date:%Y%m%d}.csv' (header)"""
+        resend(
+            con,
+            sent,
+            "births",
+            "birth_id",
+            "sent.* exclude (filename, birth_weight_grams), '1000' as birth_weight_grams",
+            maternity / f"maternity_{stale_date:%Y%m%d}.csv",
         )
         sent = f"read_csv('{decoded}/ncmp/*.csv', {options})"
-        con.execute(
-            f"""copy (
-                select sent.* exclude (filename, weight_kg), '38.5' as weight_kg
-                from {sent} as sent
-                inner join children
-                    on sent.ncmp_id = children.ncmp_id
-                    and parse_filename(sent.filename) = parse_filename(children.file_name)
-            ) to '{ncmp}/ncmp_{ncmp_date:%Y%m%d}.csv' (header)"""
+        resend(
+            con,
+            sent,
+            "children",
+            "ncmp_id",
+            "sent.* exclude (filename, weight_kg), '38.5' as weight_kg",
+            ncmp / f"ncmp_{ncmp_date:%Y%m%d}.csv",
         )
         written = {
             "maternity": maternity / f"maternity_{maternity_date:%Y%m%d}.csv",
