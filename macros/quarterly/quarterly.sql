@@ -87,19 +87,25 @@
 {%- endmacro %}
 
 {#-
-    Incremental strategy `replace_periods` (DuckDB only, see quarterly_materialization): the rows
-    of every touched period are deleted and the new rows of those periods inserted, in one
-    transaction. A period left with no rows is emptied, which a merge on a key would not do.
+    The body of the replace strategies (replace_periods, replace_units, replace_quarters;
+    DuckDB only, see quarterly_materialization): the rows of the target matching `condition`
+    are deleted and the new rows inserted, in one transaction. Whatever the condition matches
+    and the new rows do not hold is emptied, which a merge on a key would keep.
 -#}
-{% macro get_incremental_replace_periods_sql(arg_dict) -%}
+{% macro replace_rows_sql(arg_dict, condition) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     delete from {{ target_relation }}
-    where {{ touched_periods() }};
+    where {{ condition }};
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ source }}
+{%- endmacro %}
+
+{#- Incremental strategy `replace_periods`: the rows of the touched periods are replaced. -#}
+{% macro get_incremental_replace_periods_sql(arg_dict) -%}
+    {{ replace_rows_sql(arg_dict, touched_periods()) }}
 {%- endmacro %}
 
 {#-
@@ -166,16 +172,29 @@
     baby's corrected record, a birth leaving an indicator's population), which a merge on the
     key of the new rows would not remove.
 
-    unit_type: a SQL expression giving the unit type ('birth', 'delivery', 'review',
-               'measurement') of a row of the model's table
-    unit_key:  the column holding the unit's key
+    unit_type:     a SQL expression giving the unit type ('birth', 'delivery', 'review',
+                   'measurement') of a row of the model's table
+    unit_key:      the column holding the unit's key
+    keep_replaced: keep the rows a quarterly build replaces in the table `<model>__replaced`
+                   (macro replaced_rows) until the next build, for the models that count
+                   what changed (int_touched_quarters); any other build drops that table
 -#}
-{% macro unit_model(unit_type, unit_key) -%}
+{% macro unit_model(unit_type, unit_key, keep_replaced=false) -%}
+    {%- set pre_hook = [] -%}
+    {%- if keep_replaced and target.type == 'duckdb' -%}
+        {%- do pre_hook.append(
+            "{% if not is_incremental() %}drop table if exists "
+            ~ "{{ this.incorporate(path={'identifier': this.identifier ~ '__replaced'}) }}"
+            ~ "{% endif %}"
+        ) -%}
+    {%- endif -%}
     {{ config(
         materialized=quarterly_materialization(),
         incremental_strategy='replace_units',
         unit_type=unit_type,
         unit_key=unit_key,
+        keep_replaced=keep_replaced,
+        pre_hook=pre_hook,
         on_schema_change='fail',
     ) }}
     {%- if quarterly_build() %}
@@ -211,29 +230,120 @@
 {%- endmacro %}
 
 {#-
-    Incremental strategy `replace_units` (DuckDB only, see quarterly_materialization): the
-    rows of every touched unit are deleted and the new rows of those units inserted, in one
-    transaction. The model's config gives the unit type and key of its rows (unit_model).
+    Incremental strategy `replace_units`: the rows of the touched units are replaced. The
+    model's config gives the unit type and key of its rows (unit_model); with keep_replaced,
+    the rows deleted are first copied to `<model>__replaced`.
 -#}
 {% macro get_incremental_replace_units_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
-    {%- set source = arg_dict['temp_relation'] -%}
-    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target_relation }}
-    where {{ touched_units(config.get('unit_type'), config.get('unit_key')) }};
+    {%- set condition = touched_units(config.get('unit_type'), config.get('unit_key')) -%}
+    {%- if config.get('keep_replaced') %}
+    create or replace table {{ replaced_rows(target_relation) }} as
+    select * from {{ target_relation }}
+    where {{ condition }};
+    {% endif %}
+    {{ replace_rows_sql(arg_dict, condition) }}
+{%- endmacro %}
 
-    insert into {{ target_relation }} ({{ columns }})
-    select {{ columns }} from {{ source }}
+{#-
+    The table of the rows the last quarterly build replaced in the unit model `relation`
+    (unit_model with keep_replaced): `<model>__replaced`.
+-#}
+{% macro replaced_rows(relation) -%}
+    {{- return(relation.incorporate(path={'identifier': relation.identifier ~ '__replaced'})) -}}
+{%- endmacro %}
+
+{#-
+    The rows of the touched units in the unit model `name` (its rows of this build that
+    replaced the rows in replaced_rows), as a select statement.
+-#}
+{% macro touched_rows(name) -%}
+    {%- set relation = ref(name) -%}
+    {%- do quarterly_ref('int_touched_units') -%} {#- seen when dbt parses the caller -#}
+    select * from {{ relation }}
+    {%- if execute %}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ name] %}
+    where {{ touched_units(node.config.unit_type, node.config.unit_key) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#-
+    The configuration of a model kept by quarter (counts of a quarter, or of an NCMP academic
+    year): called at the top of the model. Incremental with the strategy replace_quarters in
+    a quarterly build (the rows of the quarters in int_touched_quarters whose `counts` changed
+    are replaced), a table otherwise.
+
+    counts:        which counts the model holds ('indicator_cells', 'return_completeness'),
+                   as in int_touched_quarters
+    quarter:       SQL expression of a row's quarter start (NULL for an academic year's row)
+    academic_year: SQL expression of a row's NCMP academic year (NULL for a quarter's row)
+-#}
+{% macro quarter_model(counts, quarter, academic_year) -%}
+    {{ config(
+        materialized=quarterly_materialization(),
+        incremental_strategy='replace_quarters',
+        counts=counts,
+        quarter=quarter,
+        academic_year=academic_year,
+        on_schema_change='fail',
+    ) }}
+    {%- if quarterly_build() %}
+/* depends_on: {{ ref('int_touched_quarters') }} */
+    {%- endif %}
+{%- endmacro %}
+
+{#-
+    The quarters (and NCMP academic years) whose `counts` a quarterly build recomputes
+    (int_touched_quarters), as a condition on the SQL expressions `quarter` and
+    `academic_year`: a row of an academic year (academic_year not null) is matched on it, any
+    other on its quarter.
+-#}
+{% macro touched_quarters(counts, quarter, academic_year) -%}
+    {%- set touched = quarterly_ref('int_touched_quarters') -%}
+    (
+        ({{ academic_year }}) in (
+            select touched.academic_year from {{ touched }} as touched
+            where touched.counts = '{{ counts }}' and touched.academic_year is not null
+        )
+        or (
+            ({{ academic_year }}) is null
+            and ({{ quarter }}) in (
+                select touched.quarter_start from {{ touched }} as touched
+                where touched.counts = '{{ counts }}' and touched.academic_year is null
+            )
+        )
+    )
+{%- endmacro %}
+
+{#-
+    `where` (or `and`, with `keyword`) and touched_quarters in an incremental run of a
+    quarter model; nothing otherwise, so the whole table is built.
+-#}
+{% macro where_touched_quarters(counts, quarter, academic_year, keyword='where') -%}
+    {%- if quarterly_build() and is_incremental() %}
+    {{ keyword }} {{ touched_quarters(counts, quarter, academic_year) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#-
+    Incremental strategy `replace_quarters`: the rows of the touched quarters are replaced.
+    The model's config gives its counts and the expressions of a row's quarter and academic
+    year (quarter_model).
+-#}
+{% macro get_incremental_replace_quarters_sql(arg_dict) -%}
+    {{ replace_rows_sql(arg_dict, touched_quarters(
+        config.get('counts'), config.get('quarter'), config.get('academic_year')
+    )) }}
 {%- endmacro %}
 
 {#-
     dbt's get_where_subquery, through which every generic test reads the model it tests (with
     the test's `where` config, as dbt's own). In a quarterly build, a test of error severity
-    on a model updated by period or by unit (strategies replace_periods and replace_units)
-    reads only the rows the build replaced: the other rows are the ones the last build tested,
-    and nothing they are tested against has changed since (a change of reference data, seeds
-    or project makes a full build). Tests of warning severity read every row: their stored
-    failures are the lists data managers work from.
+    on a model updated by period, unit or quarter (strategies replace_periods, replace_units
+    and replace_quarters) reads only the rows the build replaced: the other rows are the ones
+    the last build tested, and nothing they are tested against has changed since (a change of
+    reference data, seeds or project makes a full build). Tests of warning severity read every
+    row: their stored failures are the lists data managers work from.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
@@ -252,6 +362,10 @@
                 {%- do conditions.append(
                     touched_units(tested.config.unit_type, tested.config.unit_key)
                 ) -%}
+            {%- elif strategy == 'replace_quarters' -%}
+                {%- do conditions.append(touched_quarters(
+                    tested.config.counts, tested.config.quarter, tested.config.academic_year
+                )) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}
@@ -265,10 +379,10 @@
 {%- endmacro %}
 
 {#-
-    ref() to a model of the quarterly machinery (int_touched_periods, int_touched_units), but
-    in a test its relation by name: a test's dependencies are those of the model it tests
-    (which, in a quarterly build, depends on these), and dbt refuses a ref() it did not see
-    when it parsed the test.
+    ref() to a model of the quarterly machinery (int_touched_periods, int_touched_units,
+    int_touched_quarters), but in a test its relation by name: a test's dependencies are
+    those of the model it tests (which, in a quarterly build, depends on these), and dbt
+    refuses a ref() it did not see when it parsed the test.
 -#}
 {% macro quarterly_ref(name) -%}
     {%- if execute and model.resource_type == 'test' -%}

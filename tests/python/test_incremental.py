@@ -205,8 +205,9 @@ def tables(state: State) -> list[str]:
         where (
                 table_schema = 'main'
                 and regexp_matches(table_name, '^(fct|dim|pub|stg|int)_')
-                -- what the quarterly build recomputed, by its nature not a full build's
-                and table_name not in ('int_touched_periods', 'int_touched_units')
+                -- what the quarterly build recomputed and replaced, by its nature not a full build's
+                and table_name not in ('int_touched_periods', 'int_touched_units', 'int_touched_quarters')
+                and not ends_with(table_name, '__replaced')
             )
             or (table_schema = 'snapshots' and table_name = 'snp_indicator_values')
         order by all"""
@@ -285,6 +286,7 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
         *("int_births_placed", "int_ncmp_measurements_bmi", "int_measurements_placed"),
         *("stg_maternity__deliveries", "int_deliveries_placed", "int_reviews_linked"),
         *("int_indicator_events", "int_return_items"),
+        *("int_indicator_cells", "fct_return_completeness"),
         *("int_indicator_counts", "fct_indicator_values", "pub_indicator_values"),
     ):
         assert re.search(rf"OK created sql incremental model main\.{model} ", quarterly), model
@@ -303,6 +305,18 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
         group by all order by all"""
     )
     assert dict(kept).keys() >= {"quarter", "rolling_12m"}, kept
+    # the cells and the return counts are recounted for the quarters whose counts changed only
+    touched = dict(quarterly.query("select counts, count(*) from main.int_touched_quarters group by all"))
+    quarters = quarterly.query(
+        "select count(distinct quarter_start) from main.int_indicator_cells where academic_year is null"
+    )[0][0]
+    assert 0 < touched["indicator_cells"] < quarters, (touched, quarters)
+    assert 0 < touched["return_completeness"] < quarters, (touched, quarters)
+    # the rows the units' new rows replaced are kept for that count, and dropped by a full build
+    replaced = "select table_name from information_schema.tables where ends_with(table_name, '__replaced')"
+    kept_rows = sorted(name for (name,) in quarterly.query(replaced))
+    assert kept_rows == ["int_indicator_events__replaced", "int_return_items__replaced"]
+    assert built["full"].query(replaced) == []  # type: ignore[attr-defined]
 
 
 def test_every_mart_equals_a_full_rebuild_row_by_row(built: dict[str, object]) -> None:

@@ -81,7 +81,7 @@ when feed = 'health_visiting' then 'review'
 else 'measurement'
 end
 {%- endset -%}
-{{ unit_model(unit_type_of_row, 'record_id') }}
+{{ unit_model(unit_type_of_row, 'record_id', keep_replaced=true) }}
 
 dated_items as (
 

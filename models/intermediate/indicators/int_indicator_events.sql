@@ -66,7 +66,7 @@ case indicator_id
 {%- for indicator in indicators %} when '{{ indicator.id }}' then '{{ unit_types[indicator.units] }}'
 {%- endfor %} else 'measurement' end
 {%- endset -%}
-{{ unit_model(unit_type_of_row, 'unit_id') }}
+{{ unit_model(unit_type_of_row, 'unit_id', keep_replaced=true) }}
 
 {% for indicator in indicators %}
 {{ indicator.id }} as (

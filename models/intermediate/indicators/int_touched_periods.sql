@@ -2,12 +2,11 @@
     The periods a build recomputes: one row per period type, every period of that type
     starting on or after `recompute_from` (README "Incremental quarters").
 
-    In a quarterly build (macro quarterly_build) the warehouse still holds the last build's
-    int_indicator_cells and dim_period when this model runs (both are built after it). A
-    period is touched when a cell of a quarter (NCMP: academic year) it holds changed, in
-    either direction, or when the period itself changed (new, gone, or now complete). Cells
-    are compared rather than records, so whatever moved a count (a new record, a correction
-    moving a record to another quarter or centre, a late link to a birth) is found.
+    In a quarterly build (macro quarterly_build) a period is touched when a cell of
+    int_indicator_cells in a quarter (NCMP: academic year) it holds changed, in either
+    direction (int_touched_quarters), or when the period itself changed (new, gone, or now
+    complete): the warehouse still holds the last build's dim_period when this model runs
+    (it is built after it).
     Every later period of the same type is recomputed too, since the trend and the
     year-earlier comparison of a period read the periods before it (macro touched_periods
     derives how far back those windows read from recompute_from). Only the period start is
@@ -17,23 +16,15 @@
     Any other build (or a first one) touches everything.
 -#}
 
-{%- set previous_cells = none -%}
 {%- set previous_periods = none -%}
 {%- if execute and quarterly_build() -%}
-{%- set previous_cells = adapter.get_relation(
-    database=this.database, schema=this.schema, identifier='int_indicator_cells'
-) -%}
 {%- set previous_periods = adapter.get_relation(
     database=this.database, schema=this.schema, identifier='dim_period'
 ) -%}
 {%- endif -%}
-{%- set cell_columns = (
-    'indicator_id, quarter_start, academic_year, centre_code, la_code, mother_age_group, '
-    ~ 'ethnic_group, imd_quintile, units, denominator, numerator'
-) -%}
 {%- set period_columns = 'period_type, period_label, period_start, period_end, is_complete' %}
 
-/* depends_on: {{ ref('int_indicator_events') }} */
+/* depends_on: {{ ref('int_touched_quarters') }} */
 
 with
 
@@ -43,52 +34,20 @@ periods as (
 
 ),
 
-{% if previous_cells is not none and previous_periods is not none %}
-events as (
+{% if previous_periods is not none %}
+changed_quarters as (
 
-    select * from {{ ref('int_indicator_events') }}
-
-),
-
-cells as (
-
-    {{ indicator_cells('events') }}
-
-),
-
-previous_cells as (
-
-    select {{ cell_columns }} from {{ previous_cells }}
+    select
+        quarter_start,
+        academic_year
+    from {{ ref('int_touched_quarters') }}
+    where counts = 'indicator_cells'
 
 ),
 
 previous_periods as (
 
     select {{ period_columns }} from {{ previous_periods }}
-
-),
-
-new_cells as (
-
-    select {{ cell_columns }} from cells
-    except
-    select {{ cell_columns }} from previous_cells
-
-),
-
-gone_cells as (
-
-    select {{ cell_columns }} from previous_cells
-    except
-    select {{ cell_columns }} from cells
-
-),
-
-changed_quarters as (
-
-    select quarter_start, academic_year from new_cells
-    union
-    select quarter_start, academic_year from gone_cells
 
 ),
 
