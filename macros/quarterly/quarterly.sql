@@ -30,11 +30,15 @@
     at the top of the model. Incremental with the strategy replace_periods in a quarterly
     build, a table otherwise; in a quarterly build it runs after int_touched_periods, whose
     bounds it reads.
+
+    also_replace: a SQL condition on the model's table: its rows outside the touched periods
+                  that a quarterly build replaces too (the model then selects their new rows)
 -#}
-{% macro period_model() -%}
+{% macro period_model(also_replace=none) -%}
     {{ config(
         materialized=quarterly_materialization(),
         incremental_strategy='replace_periods',
+        also_replace=also_replace,
         on_schema_change='fail',
     ) }}
     {%- if quarterly_build() %}
@@ -103,9 +107,15 @@
     select {{ columns }} from {{ source }}
 {%- endmacro %}
 
-{#- Incremental strategy `replace_periods`: the rows of the touched periods are replaced. -#}
+{#-
+    Incremental strategy `replace_periods`: the rows of the touched periods are replaced, and
+    the rows the model's config also_replace matches (period_model).
+-#}
 {% macro get_incremental_replace_periods_sql(arg_dict) -%}
-    {{ replace_rows_sql(arg_dict, touched_periods()) }}
+    {%- set also_replace = config.get('also_replace') -%}
+    {{ replace_rows_sql(
+        arg_dict, touched_periods() ~ (' or (' ~ also_replace ~ ')' if also_replace else '')
+    ) }}
 {%- endmacro %}
 
 {#-

@@ -11,6 +11,10 @@ one copy is built by `make transform` (the quarterly path), the other by `make t
 --force` (a full rebuild). Every staging, intermediate and mart table (stg_*, int_*, fct_*,
 dim_*, pub_*) and the snapshot of figures must be equal row by row: counts and text exactly,
 statistics to 1e-9; only the times of the builds themselves may differ.
+
+Then one more extract changes births of the latest quarter only, and the quarterly path is
+built again, quarterly and (from a copy) in full: the corrections' revisions, in periods this
+build does not touch, must be cleared as a full build clears them.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ BUILD_ARGS = ("--no-freshness",)
 # Columns holding when a build ran (not what it computed): the two builds ran at other times.
 BUILD_TIMES = {
     *("dbt_valid_from", "dbt_valid_to", "dbt_updated_at", "dbt_scd_id"),
-    *("last_revised_at", "revised_at"),
+    *("last_revised_at", "revised_at", "previous_recorded_at"),
 }
 FLOATS = ("DOUBLE", "FLOAT", "REAL")
 
@@ -46,28 +50,45 @@ def latest_extract_date(folder: Path, feed: str) -> dt.date:
 
 
 def resend(
-    con: duckdb.DuckDBPyConnection, sent: str, records: str, key: str, columns: str, path: Path
-) -> None:
-    """Write `path`: the sent rows of `records` (from the file holding each one's latest
-    version), with `columns` selected from them (changed as the caller says)."""
-    con.execute(
-        f"""copy (
-            select {columns}
-            from {sent} as sent
-            inner join {records}
-                on sent.{key} = {records}.{key}
-                and parse_filename(sent.filename) = parse_filename({records}.file_name)
-        ) to '{path}' (header)"""
-    )
+    state: State, feed: str, records: list[tuple], table: str, key: str, columns: str, path: Path
+) -> int:
+    """Write the extract `path` re-sending `records` ((key, file name) pairs) of `feed`: their
+    rows, from the landing file holding each one's latest version, with `columns` selected
+    from them (`sent.*`, changed as the caller says; `<table>.row_number` numbers the records).
+    Returns the rows written.
+
+    The NHS numbers in a landing file are in clear, as a real extract has them; the files are
+    made UTF-8 first.
+    """
+    decoded = state.root / "decoded"
+    (decoded / feed).mkdir(parents=True, exist_ok=True)
+    for file_name in {name for _, name in records}:
+        text, _ = decode((state.landing / file_name).read_bytes(), file_name)
+        (decoded / file_name).write_bytes(text)
+    con = duckdb.connect()
+    try:
+        con.execute(f"create table {table} ({key} varchar, file_name varchar, row_number bigint)")
+        con.executemany(
+            f"insert into {table} values (?, ?, ?)",
+            [(record, file_name, number) for number, (record, file_name) in enumerate(records)],
+        )
+        options = "all_varchar = true, filename = true, union_by_name = true"
+        con.execute(
+            f"""copy (
+                select {columns}
+                from read_csv('{decoded}/{feed}/*.csv', {options}) as sent
+                inner join {table}
+                    on sent.{key} = {table}.{key}
+                    and parse_filename(sent.filename) = parse_filename({table}.file_name)
+            ) to '{path}' (header)"""
+        )
+        return con.execute(f"select count(*) from read_csv('{path}')").fetchone()[0]
+    finally:
+        con.close()
 
 
 def write_corrections(state: State) -> dict[str, int]:
-    """Later extracts re-sending records of old periods, changed; returns how many of each.
-
-    The rows are copied from the landing file that holds each record's latest version (the
-    NHS numbers there are in clear, as a real extract has them; the file made UTF-8 first)
-    and changed in DuckDB.
-    """
+    """Later extracts re-sending records of old periods, changed; returns how many of each."""
     # a quarter in the middle of the series, so that the periods before it stay as built
     ((start, end),) = state.query(
         """select period_start, period_end from main.dim_period
@@ -96,29 +117,14 @@ def write_corrections(state: State) -> dict[str, int]:
     stale_date = dt.datetime.strptime(earliest[len("maternity_") : -4], "%Y%m%d").date()
     stale_date -= dt.timedelta(days=1)
     ncmp_date = latest_extract_date(ncmp, "ncmp") + dt.timedelta(days=1)
-    decoded = state.root / "decoded"
-    for feed, rows in (("maternity", births), ("ncmp", children)):
-        (decoded / feed).mkdir(parents=True, exist_ok=True)
-        for file_name in {name for _, name in rows}:
-            text, _ = decode((state.landing / file_name).read_bytes(), file_name)
-            (decoded / file_name).write_bytes(text)
-    con = duckdb.connect()
-    try:
-        con.execute("create table births (birth_id varchar, file_name varchar, row_number bigint)")
-        con.executemany(
-            "insert into births values (?, ?, ?)",
-            [(birth_id, file_name, number) for number, (birth_id, file_name) in enumerate(births)],
-        )
-        con.execute("create table children (ncmp_id varchar, file_name varchar)")
-        con.executemany("insert into children values (?, ?)", children)
-        options = "all_varchar = true, filename = true, union_by_name = true"
-        sent = f"read_csv('{decoded}/maternity/*.csv', {options})"
-        # even rows: born at 2000 g; odd rows: delivered 100 days later (another quarter);
-        # rows 1 and 5: moved to a delivery of their own (the old one may be left empty);
-        # row 2: the baby's NHS number taken off (the child's reviews lose their link)
-        resend(
-            con,
-            sent,
+    # even rows: born at 2000 g; odd rows: delivered 100 days later (another quarter);
+    # rows 1 and 5: moved to a delivery of their own (the old one may be left empty);
+    # row 2: the baby's NHS number taken off (the child's reviews lose their link)
+    counts = {
+        "maternity": resend(
+            state,
+            "maternity",
+            births,
             "births",
             "birth_id",
             """sent.* exclude (
@@ -135,39 +141,55 @@ def write_corrections(state: State) -> dict[str, int]:
                         try_strptime(sent.delivery_date, '%d/%m/%Y')
                     ) + interval 100 day, '%Y-%m-%d') end as delivery_date""",
             maternity / f"maternity_{maternity_date:%Y%m%d}.csv",
-        )
+        ),
         # an extract older than any loaded, arriving late: it re-sends the same births at
         # 1000 g, and loses to every version already held (the latest extract date wins)
-        resend(
-            con,
-            sent,
+        "maternity_stale": resend(
+            state,
+            "maternity",
+            births,
             "births",
             "birth_id",
             "sent.* exclude (filename, birth_weight_grams), '1000' as birth_weight_grams",
             maternity / f"maternity_{stale_date:%Y%m%d}.csv",
-        )
-        sent = f"read_csv('{decoded}/ncmp/*.csv', {options})"
-        resend(
-            con,
-            sent,
+        ),
+        "ncmp": resend(
+            state,
+            "ncmp",
+            children,
             "children",
             "ncmp_id",
             "sent.* exclude (filename, weight_kg), '38.5' as weight_kg",
             ncmp / f"ncmp_{ncmp_date:%Y%m%d}.csv",
-        )
-        written = {
-            "maternity": maternity / f"maternity_{maternity_date:%Y%m%d}.csv",
-            "maternity_stale": maternity / f"maternity_{stale_date:%Y%m%d}.csv",
-            "ncmp": ncmp / f"ncmp_{ncmp_date:%Y%m%d}.csv",
-        }
-        counts = {
-            feed: con.execute(f"select count(*) from read_csv('{path}')").fetchone()[0]
-            for feed, path in written.items()
-        }
-    finally:
-        con.close()
+        ),
+    }
     assert counts == {"maternity": 12, "maternity_stale": 12, "ncmp": 10}
     return counts
+
+
+def write_latest_quarter_change(state: State) -> Path:
+    """A later maternity extract re-sending births of the latest quarter (still filling in,
+    so no figure is revised) at 2100 g; returns its path."""
+    ((start,),) = state.query("select max(period_start) from main.dim_period where period_type = 'quarter'")
+    births = state.query(
+        """select birth_id, file_name from main.stg_maternity__births
+        where delivery_date >= ? and is_live_birth order by birth_id limit 5""",
+        [start],
+    )
+    maternity = state.landing / "maternity"
+    date = latest_extract_date(maternity, "maternity") + dt.timedelta(days=1)
+    path = maternity / f"maternity_{date:%Y%m%d}.csv"
+    written = resend(
+        state,
+        "maternity",
+        births,
+        "births",
+        "birth_id",
+        "sent.* exclude (filename, birth_weight_grams), '2100' as birth_weight_grams",
+        path,
+    )
+    assert written == 5
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +218,32 @@ def built(tmp_path_factory) -> dict[str, object]:
         "held_back": held_back,
         "corrections": corrections,
         "outputs": (first, quarterly_output, full_output),
+    }
+
+
+@pytest.fixture(scope="module")
+def built_again(built: dict[str, object]) -> dict[str, object]:
+    """The quarterly path's state after one more extract, changing births of the latest
+    quarter only, built quarterly again (`quarterly`) and, from a copy, in full (`full`).
+
+    The corrections revised figures of periods this build does not touch; the latest data
+    change is now this build's, so those figures are no longer `is_revised`, and the
+    quarterly build must replace them although their periods were not recomputed.
+    """
+    previous: State = built["quarterly"]  # type: ignore[assignment]
+    quarterly = State(previous.root.parent / "quarterly_again")
+    full = State(previous.root.parent / "full_again")
+    ignore = shutil.ignore_patterns("target", "logs")
+    shutil.copytree(previous.root, quarterly.root, symlinks=True, ignore=ignore)
+    revised = quarterly.query("select count(*) from main.fct_indicator_revisions where is_revised")[0][0]
+    write_latest_quarter_change(quarterly)
+    quarterly.python("cc_warehouse.load", "--no-validate")
+    shutil.copytree(quarterly.root, full.root, symlinks=True, ignore=ignore)
+    return {
+        "quarterly": quarterly,
+        "full": full,
+        "revised_before": revised,
+        "outputs": (transform(quarterly), transform(full, "--force")),
     }
 
 
@@ -288,6 +336,7 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
         *("int_indicator_events", "int_return_items"),
         *("int_indicator_cells", "fct_return_completeness"),
         *("int_indicator_counts", "fct_indicator_values", "pub_indicator_values"),
+        "fct_indicator_revisions",
     ):
         assert re.search(rf"OK created sql incremental model main\.{model} ", quarterly), model
         assert re.search(rf"OK created sql table model main\.{model} ", full), model
@@ -320,8 +369,29 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
 
 
 def test_every_mart_equals_a_full_rebuild_row_by_row(built: dict[str, object]) -> None:
-    quarterly: State = built["quarterly"]  # type: ignore[assignment]
-    full: State = built["full"]  # type: ignore[assignment]
+    assert_equal_builds(built["quarterly"], built["full"])  # type: ignore[arg-type]
+
+
+def test_a_second_quarterly_build_clears_the_revisions_of_periods_it_does_not_touch(
+    built_again: dict[str, object],
+) -> None:
+    quarterly: State = built_again["quarterly"]  # type: ignore[assignment]
+    output, full_output = built_again["outputs"]  # type: ignore[misc]
+    assert "quarterly build (extracts of maternity)" in output
+    assert "full build" in full_output
+    assert built_again["revised_before"] > 0  # type: ignore[operator]
+    cleared = quarterly.query(
+        """select count(*) from main.fct_indicator_revisions as revisions
+        inner join main.int_touched_periods as touched
+            on revisions.period_type = touched.period_type
+            and revisions.period_start < touched.recompute_from
+        where revisions.last_revised_at is not null and not revisions.is_revised"""
+    )
+    assert cleared[0][0] > 0, "the corrections' revisions, in untouched periods, should be cleared"
+    assert_equal_builds(quarterly, built_again["full"])  # type: ignore[arg-type]
+
+
+def assert_equal_builds(quarterly: State, full: State) -> None:
     names = tables(full)
     assert tables(quarterly) == names
     assert {"main.fct_indicator_values", "main.pub_indicator_values", "main.fct_indicator_spc"} <= set(names)
