@@ -17,3 +17,8 @@
         dbt.right("cast(" ~ start_year ~ " + 1 as " ~ dbt.type_string() ~ ")", "2"),
     ]) }}
 {%- endmacro %}
+
+{#- The first day (1 September) of the academic year labelled `YYYY/YY`. -#}
+{% macro academic_year_start(label_expression) -%}
+    cast({{ dbt.concat(["substring(" ~ label_expression ~ ", 1, 4)", "'-09-01'"]) }} as date)
+{%- endmacro %}

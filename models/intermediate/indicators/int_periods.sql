@@ -147,8 +147,7 @@ academic_years as (
     select
         'academic_year' as period_type,
         events.academic_year as period_label,
-        cast({{ dbt.concat(["substring(events.academic_year, 1, 4)", "'-09-01'"]) }} as date)
-            as period_start,
+        {{ academic_year_start('events.academic_year') }} as period_start,
         cast({{ dbt.concat([
             "cast(cast(substring(events.academic_year, 1, 4) as " ~ dbt.type_int() ~ ") + 1 as "
             ~ dbt.type_string() ~ ")",

@@ -21,7 +21,27 @@ item_definitions as (
 
 ),
 
-periodised as (
+latest_periods as (
+
+    -- each feed's latest quarter (NCMP: academic year), from two maxima per feed: a period
+    -- is computed only for the records missing an item
+    select
+        feed,
+        coalesce(
+            greatest(
+                cast({{ dbt.date_trunc('quarter', 'max(event_date)') }} as date),
+                {{ academic_year_start('max(academic_year)') }}
+            ),
+            cast({{ dbt.date_trunc('quarter', 'max(event_date)') }} as date),
+            {{ academic_year_start('max(academic_year)') }}
+        ) as period_start
+
+    from items
+    group by feed
+
+),
+
+missing as (
 
     select
         feed,
@@ -29,48 +49,35 @@ periodised as (
         record_id,
         centre_code,
         la_code,
-        is_placed,
-        is_recorded,
         coalesce(academic_year, {{ financial_quarter_label('event_date') }}) as period_label,
         coalesce(
             cast({{ dbt.date_trunc('quarter', 'event_date') }} as date),
-            cast({{ dbt.concat(["substring(academic_year, 1, 4)", "'-09-01'"]) }} as date)
+            {{ academic_year_start('academic_year') }}
         ) as period_start
 
     from items
-
-),
-
-latest_periods as (
-
-    select
-        feed,
-        max(period_start) as period_start
-
-    from periodised
-    group by feed
+    where is_placed and not is_recorded
 
 ),
 
 gaps as (
 
     select
-        periodised.feed,
-        periodised.period_label,
-        periodised.la_code,
-        periodised.centre_code,
-        periodised.record_id as record_key,
-        periodised.item_id,
+        missing.feed,
+        missing.period_label,
+        missing.la_code,
+        missing.centre_code,
+        missing.record_id as record_key,
+        missing.item_id,
         item_definitions.description as missing_item
 
-    from periodised
+    from missing
     inner join latest_periods
         on
-            periodised.feed = latest_periods.feed
-            and periodised.period_start = latest_periods.period_start
+            missing.feed = latest_periods.feed
+            and missing.period_start = latest_periods.period_start
     inner join item_definitions
-        on periodised.item_id = item_definitions.item_id
-    where periodised.is_placed and not periodised.is_recorded
+        on missing.item_id = item_definitions.item_id
 
 )
 

@@ -45,7 +45,7 @@ periodised as (
         coalesce(academic_year, {{ financial_quarter_label('event_date') }}) as period_label,
         coalesce(
             cast({{ dbt.date_trunc('quarter', 'event_date') }} as date),
-            cast({{ dbt.concat(["substring(academic_year, 1, 4)", "'-09-01'"]) }} as date)
+            {{ academic_year_start('academic_year') }}
         ) as period_start
 
     from items
