@@ -125,14 +125,38 @@
     a table otherwise. A record is never removed from a feed (the raw zone keeps every version
     of every record), so replacing the rows of the records sent since the last build leaves
     the table equal to a full rebuild's.
+
+    unique_key: the record's key column
+    loaded_in:  where the records loaded since are found (where_records_loaded_since_last_build):
+                ['<model>'], a staging model (whose row is a record's latest version: a record
+                whose new rows lost to an older version is left as it was), or ['<source>',
+                '<table>'], the feed's raw table
 -#}
-{% macro record_model(unique_key) -%}
+{% macro record_model(unique_key, loaded_in) -%}
     {{ config(
         materialized=quarterly_materialization(),
         incremental_strategy='delete+insert',
         unique_key=unique_key,
+        records_loaded_in=loaded_in,
         on_schema_change='fail',
     ) }}
+    {%- do records_relation(loaded_in) -%} {#- the model depends on it -#}
+{%- endmacro %}
+
+{#-
+    The relation of a record model's loaded_in (record_model): ref() or source() in a model,
+    and in a test its name from the graph (a test may not ref() what its model reads).
+-#}
+{% macro records_relation(loaded_in) -%}
+    {%- if execute and model.resource_type == 'test' -%}
+        {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ loaded_in[0]]
+            if loaded_in | length == 1
+            else graph.sources['source.' ~ project_name ~ '.' ~ loaded_in | join('.')] -%}
+        {{- return(node.relation_name) -}}
+    {%- endif -%}
+    {{- return(
+        ref(loaded_in[0]) if loaded_in | length == 1 else source(loaded_in[0], loaded_in[1])
+    ) -}}
 {%- endmacro %}
 
 {#-
@@ -158,18 +182,26 @@
 {%- endmacro %}
 
 {#-
-    `where` (or `and`, with `keyword`) and a condition keeping the records (`key`) that have a
-    row in `relation` loaded since the last build, in an incremental run of a record model;
-    nothing otherwise, so the whole table is built. `relation` is the feed's raw table or a
-    staging model (whose row is a record's latest version: a record whose new rows lost to an
-    older version is left as it was).
+    The records (the `key` column) with a row in `loaded_in` (as for record_model) loaded since
+    the last build, as a condition.
 -#}
-{% macro where_records_loaded_since_last_build(key, relation, keyword='where') -%}
-    {%- if quarterly_build() and is_incremental() %}
-    {{ keyword }} {{ key }} in (
-        select {{ key }} from {{ relation }}
+{% macro records_loaded_since_last_build(key, loaded_in) -%}
+    {{ key }} in (
+        select {{ key }} from {{ records_relation(loaded_in) }}
         where loaded_at > {{ last_build_loaded_until() }}
     )
+{%- endmacro %}
+
+{#-
+    `where` (or `and`, with `keyword`) and records_loaded_since_last_build on the record
+    model's unique_key and loaded_in (record_model) in an incremental run; nothing otherwise,
+    so the whole table is built.
+-#}
+{% macro where_records_loaded_since_last_build(keyword='where') -%}
+    {%- if quarterly_build() and is_incremental() %}
+    {{ keyword }} {{ records_loaded_since_last_build(
+        config.get('unique_key'), config.get('records_loaded_in')
+    ) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -349,9 +381,11 @@
 {#-
     dbt's get_where_subquery, through which every generic test reads the model it tests (with
     the test's `where` config, as dbt's own). In a quarterly build, a test of error severity
-    on a model updated by period, unit or quarter (strategies replace_periods, replace_units
-    and replace_quarters) reads only the rows the build replaced: the other rows are the ones
-    the last build tested, and nothing they are tested against has changed since (a change of
+    on a model updated by record, unit, quarter or period (strategies delete+insert,
+    replace_units, replace_quarters, replace_periods) reads only the rows the build replaced
+    (but a uniqueness test whose columns do not hold the key a record or unit is replaced by
+    reads every row, which a replaced row could duplicate): the other rows are the ones the
+    last build tested, and nothing they are tested against has changed since (a change of
     reference data, seeds or project makes a full build). Tests of warning severity read every
     row: their stored failures are the lists data managers work from.
 -#}
@@ -366,7 +400,24 @@
         {%- set tested = graph.nodes.get(model.attached_node) -%}
         {%- set strategy = tested.config.incremental_strategy if tested else none -%}
         {%- if tested and tested.config.materialized == 'incremental' -%}
-            {%- if strategy == 'replace_periods' -%}
+            {#- a uniqueness test reads the replaced rows only when they include every row
+                that could share its columns: its columns hold the key of the replacement -#}
+            {%- set kwargs = model.test_metadata.kwargs if model.test_metadata else {} -%}
+            {%- set unique_columns = kwargs.get('combination_of_columns') or (
+                [kwargs.get('column_name')] if model.test_metadata
+                and model.test_metadata.name == 'unique' else none
+            ) -%}
+            {%- set replaced_by = tested.config.unique_key if strategy == 'delete+insert'
+                else tested.config.unit_key if strategy == 'replace_units' else none -%}
+            {%- if unique_columns is not none and replaced_by is not none
+                and replaced_by not in unique_columns -%}
+                {%- set strategy = none -%}
+            {%- endif -%}
+            {%- if strategy == 'delete+insert' and tested.config.records_loaded_in -%}
+                {%- do conditions.append(records_loaded_since_last_build(
+                    tested.config.unique_key, tested.config.records_loaded_in
+                )) -%}
+            {%- elif strategy == 'replace_periods' -%}
                 {%- do conditions.append(touched_periods()) -%}
             {%- elif strategy == 'replace_units' -%}
                 {%- do conditions.append(

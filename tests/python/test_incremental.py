@@ -412,7 +412,8 @@ def compiled_tests(state: State) -> dict[str, str]:
 
 
 def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]) -> None:
-    """Error-severity tests of the models updated by period or unit read only the replaced rows."""
+    """Error-severity tests of the models updated by record, unit, quarter or period read only the
+    replaced rows."""
     quarterly = compiled_tests(built["quarterly"])  # type: ignore[arg-type]
     full = compiled_tests(built["full"])  # type: ignore[arg-type]
     test = "not_null_fct_indicator_values_indicator_id.sql"
@@ -422,7 +423,16 @@ def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]
     units = r'"int_indicator_events" where \(\s*unit_id in \('
     events = [sql for sql in quarterly.values() if re.search(units, sql)]
     assert len(events) >= 2, "the tests of int_indicator_events should read the touched units"
-    # the models updated by record, and the others, are tested whole
-    whole = ("not_null_stg_maternity__births_birth_id.sql", "not_null_fct_indicator_spc_indicator_id.sql")
-    for test in whole:
-        assert "dbt_subquery" not in quarterly[test], test
+    # the models updated by record read the records loaded since the last build
+    records = (
+        r'"stg_maternity__births" where birth_id in \(\s*'
+        r'select birth_id from .*"maternity"\s*where loaded_at >'
+    )
+    assert re.search(records, quarterly["not_null_stg_maternity__births_birth_id.sql"])
+    assert "loaded_at" in quarterly["unique_stg_ncmp__measurements_ncmp_id.sql"]
+    # a uniqueness test whose columns do not hold the key of the replacement reads every row
+    grouped = "group by child_pseudo_id, academic_year, school_year"
+    combination = [sql for sql in quarterly.values() if grouped in sql]
+    assert len(combination) == 1 and "loaded_at" not in combination[0]
+    # as do the tests of the models rebuilt whole
+    assert "dbt_subquery" not in quarterly["not_null_fct_indicator_spc_indicator_id.sql"]

@@ -3,14 +3,14 @@
     with the breakdown groups the indicators need. Unplaced births stay, flagged.
 -#}
 
-{{ record_model('birth_id') }}
+{{ record_model('birth_id', ['stg_maternity__births']) }}
 
 with
 
 births as (
 
     select * from {{ ref('stg_maternity__births') }}
-    {{- where_records_loaded_since_last_build('birth_id', ref('stg_maternity__births')) }}
+    {{- where_records_loaded_since_last_build() }}
 
 ),
 

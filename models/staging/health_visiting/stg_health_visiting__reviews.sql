@@ -1,14 +1,12 @@
 {#- A quarterly build replaces the records sent since the last build (macro record_model). -#}
-{{ record_model('review_id') }}
+{{ record_model('review_id', ['health_visiting', 'health_visiting']) }}
 
 with
 
 source as (
 
     select * from {{ source('health_visiting', 'health_visiting') }}
-    {{- where_records_loaded_since_last_build(
-        'review_id', source('health_visiting', 'health_visiting')
-    ) }}
+    {{- where_records_loaded_since_last_build() }}
 
 ),
 

@@ -1,12 +1,12 @@
 {#- A quarterly build replaces the records sent since the last build (macro record_model). -#}
-{{ record_model('birth_id') }}
+{{ record_model('birth_id', ['maternity', 'maternity']) }}
 
 with
 
 source as (
 
     select * from {{ source('maternity', 'maternity') }}
-    {{- where_records_loaded_since_last_build('birth_id', source('maternity', 'maternity')) }}
+    {{- where_records_loaded_since_last_build() }}
 
 ),
 

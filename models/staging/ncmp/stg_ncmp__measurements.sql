@@ -1,12 +1,12 @@
 {#- A quarterly build replaces the records sent since the last build (macro record_model). -#}
-{{ record_model('ncmp_id') }}
+{{ record_model('ncmp_id', ['ncmp', 'ncmp']) }}
 
 with
 
 source as (
 
     select * from {{ source('ncmp', 'ncmp') }}
-    {{- where_records_loaded_since_last_build('ncmp_id', source('ncmp', 'ncmp')) }}
+    {{- where_records_loaded_since_last_build() }}
 
 ),
 
