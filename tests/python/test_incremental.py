@@ -388,6 +388,10 @@ def test_a_second_quarterly_build_clears_the_revisions_of_periods_it_does_not_to
         where revisions.last_revised_at is not null and not revisions.is_revised"""
     )
     assert cleared[0][0] > 0, "the corrections' revisions, in untouched periods, should be cleared"
+    # the full build drops the rows the quarterly build before it kept
+    replaced = "select table_name from information_schema.tables where ends_with(table_name, '__replaced')"
+    assert len(quarterly.query(replaced)) == 2
+    assert built_again["full"].query(replaced) == []  # type: ignore[attr-defined]
     assert_equal_builds(quarterly, built_again["full"])  # type: ignore[arg-type]
 
 
