@@ -23,3 +23,15 @@
     {%- endset -%}
     {{ dbt.concat([financial_year_label(date_expression), "' Q'", quarter_number]) }}
 {%- endmacro %}
+
+{#-
+    The period a return item (int_return_items) counts in, as the select-list columns
+    period_label and period_start: its financial quarter, or its NCMP academic year.
+-#}
+{% macro return_item_period() -%}
+    coalesce(academic_year, {{ financial_quarter_label('event_date') }}) as period_label,
+    coalesce(
+        cast({{ dbt.date_trunc('quarter', 'event_date') }} as date),
+        {{ academic_year_start('academic_year') }}
+    ) as period_start
+{%- endmacro %}

@@ -49,11 +49,7 @@ missing as (
         record_id,
         centre_code,
         la_code,
-        coalesce(academic_year, {{ financial_quarter_label('event_date') }}) as period_label,
-        coalesce(
-            cast({{ dbt.date_trunc('quarter', 'event_date') }} as date),
-            {{ academic_year_start('academic_year') }}
-        ) as period_start
+        {{ return_item_period() }}
 
     from items
     where is_placed and not is_recorded

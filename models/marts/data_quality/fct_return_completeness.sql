@@ -42,11 +42,7 @@ periodised as (
         is_recorded,
         case when academic_year is null then 'quarter' else 'academic_year' end
             as period_type,
-        coalesce(academic_year, {{ financial_quarter_label('event_date') }}) as period_label,
-        coalesce(
-            cast({{ dbt.date_trunc('quarter', 'event_date') }} as date),
-            {{ academic_year_start('academic_year') }}
-        ) as period_start
+        {{ return_item_period() }}
 
     from items
     where event_date is not null or academic_year is not null
