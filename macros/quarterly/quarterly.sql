@@ -100,11 +100,49 @@
     {%- set target_relation = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- if config.get('published') %}
+    {{ record_mart_change(target_relation, source, columns, condition) }}
+    {%- endif %}
     delete from {{ target_relation }}
     where {{ condition }};
 
     insert into {{ target_relation }} ({{ columns }})
     select {{ columns }} from {{ source }}
+{%- endmacro %}
+
+{#-
+    A quarterly build's record of what it replaced in the published marts (config
+    `published`, dbt_project.yml), from which `make transform` updates the previous published
+    copy in place instead of copying every mart again (scripts/cc_warehouse/publish.py): the
+    condition of the rows deleted, in mart_changes.replaced, and the new rows, in the table
+    mart_changes.<model>. Every build starts with an empty record (macro start_mart_changes).
+-#}
+{% macro record_mart_change(target_relation, source, columns, condition) -%}
+    {%- set new_rows = api.Relation.create(
+        database=target_relation.database, schema='mart_changes', identifier=target_relation.identifier
+    ) -%}
+    insert into {{ new_rows.incorporate(path={'identifier': 'replaced'}) }}
+    values ('{{ target_relation.identifier }}', '{{ condition | replace("'", "''") }}');
+
+    create table {{ new_rows }} as
+    select {{ columns }} from {{ source }};
+{%- endmacro %}
+
+{#-
+    on-run-start (dbt_project.yml): a DuckDB `dbt build` or `dbt run` empties the record of
+    mart changes (macro record_mart_change), so that it holds this build's changes only.
+    Other commands (`dbt source freshness`, `dbt test`) leave it to the build before them.
+-#}
+{% macro start_mart_changes() -%}
+    {%- if target.type != 'duckdb' or flags.WHICH not in ('build', 'run') -%}
+        {{ return('') }}
+    {%- endif -%}
+    drop schema if exists {{ target.database }}.mart_changes cascade;
+    create schema {{ target.database }}.mart_changes;
+    create table {{ target.database }}.mart_changes.replaced (
+        model_name {{ dbt.type_string() }},
+        replaced_where {{ dbt.type_string() }}
+    )
 {%- endmacro %}
 
 {#-

@@ -11,16 +11,25 @@ version is written beside the old one and the link is switched in one rename, so
 sees the old version or the new one, never a mix, and a reader holding the old copy open
 keeps reading it and never blocks or breaks the next build. The previous version is kept
 until the one after.
+
+After a quarterly build, the new version starts from a copy of the previous one, when that
+was published from the warehouse the build started from (`source.json` in each version names
+the build by its fingerprint), and each mart the build updated in part is updated the same way:
+the rows it replaced are deleted and its new rows inserted, from the build's record of them
+(schema mart_changes, macro record_mart_change). Every other mart is copied whole. Either way
+the version holds what the warehouse holds.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -29,56 +38,142 @@ from . import atomic, config
 
 PUBLISHED_DB = "childrens_centres.duckdb"
 MART_PREFIXES = ("fct_", "dim_", "pub_")
+SOURCE_FILE = "source.json"
 
 
 class PublishError(Exception):
     pass
 
 
-def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+def mart_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     rows = con.execute(
         """select table_name from information_schema.tables
-        where table_catalog = 'live' and table_schema = 'main' and table_type = 'BASE TABLE'
-        order by table_name"""
+        where table_catalog = ? and table_schema = 'main' and table_type = 'BASE TABLE'
+        order by table_name""",
+        [catalog],
     ).fetchall()
     return [name for (name,) in rows if name.startswith(MART_PREFIXES)]
 
 
-def stage(settings: config.Settings, source: Path) -> tuple[Path, list[str]]:
-    """Write a new published version from the warehouse file `source`; nobody sees it yet."""
+def mart_changes(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, str]:
+    """What the build replaced in each mart it updated in part: {mart: condition of the rows
+    deleted}; its new rows are in <catalog>.mart_changes.<mart>. Empty after a full build."""
+    try:
+        rows = con.execute(
+            f"select model_name, replaced_where from {catalog}.mart_changes.replaced"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return {}  # a warehouse built before the record existed
+    return dict(rows)
+
+
+def source_fingerprint(con: duckdb.DuckDBPyConnection, catalog: str) -> str | None:
+    """The fingerprint the build of the warehouse stored (transform.py), if it stored one."""
+    try:
+        row = con.execute(f"select fingerprint from {catalog}.build_meta.last_build").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
+
+
+def version_source(version: Path) -> str | None:
+    """The fingerprint of the build a published version was made from, if known."""
+    try:
+        return json.loads((version / SOURCE_FILE).read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def update_in_place(con: duckdb.DuckDBPyConnection, catalog: str, table: str, replaced_where: str) -> bool:
+    """Replace in the published copy of `table` (a copy of the previous version's) the rows the
+    build replaced, as the build did; False, with the copy untouched, if its rows then do not
+    number the warehouse's (a previous version that was not the build's starting point)."""
+    con.execute("begin")
+    try:
+        con.execute(f"delete from published.main.{table} where {replaced_where}")
+        con.execute(
+            f"insert into published.main.{table} by name select * from {catalog}.mart_changes.{table}"
+        )
+        counts = con.execute(
+            f"select (select count(*) from published.main.{table}), "
+            f"(select count(*) from {catalog}.main.{table})"
+        ).fetchone()
+    except duckdb.Error:
+        counts = None
+    if counts is None or counts[0] != counts[1]:
+        con.execute("rollback")
+        return False
+    con.execute("commit")
+    return True
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A published version written and not yet seen by anyone."""
+
+    version: Path
+    tables: list[str]
+    updated_in_place: list[str]
+
+
+def stage(settings: config.Settings, source: Path, previous: Path | None = None) -> Staged:
+    """Write a new published version from the warehouse file `source`; nobody sees it yet.
+
+    previous: a published version made from the warehouse `source` was built from (a
+              quarterly build's starting point), to start from and update in place
+    """
     version = settings.published_versions_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     database = version / PUBLISHED_DB
     parquet_dir = version / "parquet"
     try:
         parquet_dir.mkdir(parents=True)
+        if previous is not None:
+            shutil.copyfile(previous / PUBLISHED_DB, database)
     except OSError as error:
+        shutil.rmtree(version, ignore_errors=True)
         raise PublishError(
             f"cannot write to {settings.published_versions_dir}: {error.strerror or error}"
         ) from None
+    # The warehouse is attached read-only under its own name, the database its dbt relations
+    # (and so the conditions in mart_changes.replaced) name; the new copy is written through
+    # this connection alone, and a reader of the previous copy is not affected.
+    catalog = '"' + source.stem.replace('"', '""') + '"'
     try:
-        # The new copy is written through its own connection, reading the warehouse attached
-        # read-only; a reader of the previous copy is not affected.
-        con = duckdb.connect(str(database), config=config.duckdb_config())
-        con.execute("attach ? as live (read_only)", [str(source)])
+        con = duckdb.connect(config=config.duckdb_config())
+        con.execute("attach ? as published", [str(database)])
+        con.execute(f"attach ? as {catalog} (read_only)", [str(source)])
     except duckdb.Error as error:
         shutil.rmtree(version, ignore_errors=True)
         raise PublishError(f"cannot open the warehouse {source}: {error}") from None
     try:
-        tables = mart_tables(con)
+        tables = mart_tables(con, source.stem)
         if not tables:
             raise PublishError("the warehouse holds no marts yet: run `make transform` first")
+        changes = mart_changes(con, catalog) if previous is not None else {}
+        for stale in set(mart_tables(con, "published")) - set(tables):
+            con.execute(f"drop table published.main.{stale}")
+        updated = []
         for number, table in enumerate(tables):
-            con.execute(f"create table main.{table} as select * from live.main.{table}")
+            if table in changes and update_in_place(con, catalog, table, changes[table]):
+                updated.append(table)
+            else:
+                con.execute(
+                    f"create or replace table published.main.{table} as select * from {catalog}.main.{table}"
+                )
             con.execute(
-                f"copy main.{table} to '{parquet_dir / (table + '.parquet')}' "
+                f"copy published.main.{table} to '{parquet_dir / (table + '.parquet')}' "
                 "(format parquet, compression zstd)"
             )
             if number == 0:
                 atomic.kill_point("publish:during")
-        con.execute("detach live")
-        con.execute("checkpoint")
+        (version / SOURCE_FILE).write_text(
+            json.dumps({"fingerprint": source_fingerprint(con, catalog), "updated_in_place": updated}),
+            encoding="utf-8",
+        )
+        con.execute("checkpoint published")
+        con.execute("detach published")
         con.close()
-        for path in [database, *parquet_dir.iterdir(), parquet_dir, version]:
+        for path in [database, version / SOURCE_FILE, *parquet_dir.iterdir(), parquet_dir, version]:
             atomic.fsync_path(path)
     except (duckdb.Error, OSError, PublishError) as error:
         con.close()
@@ -86,7 +181,7 @@ def stage(settings: config.Settings, source: Path) -> tuple[Path, list[str]]:
         message = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise PublishError(f"publishing failed, the previous copies are untouched: {message}") from None
     database.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    return version, tables
+    return Staged(version, tables, updated)
 
 
 def current_version(settings: config.Settings) -> Path | None:
@@ -94,6 +189,14 @@ def current_version(settings: config.Settings) -> Path | None:
     if link.is_symlink():
         return settings.published_versions_dir / Path(os.readlink(link)).name
     return None
+
+
+def version_of_build(settings: config.Settings, fingerprint: str | None) -> Path | None:
+    """The current published version if it was published from the build `fingerprint`."""
+    version = current_version(settings)
+    if fingerprint is None or version is None or version_source(version) != fingerprint:
+        return None
+    return version if (version / PUBLISHED_DB).is_file() else None
 
 
 def activate(settings: config.Settings, version: Path) -> None:
@@ -125,13 +228,13 @@ def publish(settings: config.Settings) -> list[str]:
             atomic.recover(settings)
             if not settings.warehouse.exists():
                 raise PublishError(f"no warehouse at {settings.warehouse}: run `make load transform` first")
-            version, tables = stage(settings, settings.warehouse)
+            staged = stage(settings, settings.warehouse)
             atomic.kill_point("publish:after_stage")
             try:
-                activate(settings, version)
+                activate(settings, staged.version)
             except OSError as error:
                 raise PublishError(f"cannot switch {settings.published_dir}: {error}") from None
-            return tables
+            return staged.tables
     except atomic.StateError as error:
         raise PublishError(str(error)) from None
 

@@ -286,11 +286,11 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
         if stale:
             print("source freshness: a feed is older than allowed (see above)", flush=True)
         try:
-            version, tables = publish.stage(settings, copy)
-            publish.activate(settings, version)
+            staged = publish.stage(settings, copy)
+            publish.activate(settings, staged.version)
         except (OSError, publish.PublishError) as error:
             raise SparkTransformError(f"publishing failed: {error}") from None
-        return tables
+        return staged.tables
 
 
 def main(argv: list[str] | None = None) -> int:

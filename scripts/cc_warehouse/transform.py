@@ -6,7 +6,8 @@
    writes, which name their database, still resolve after the rename);
 2. runs `dbt build` against the copy, prints the one-table summary of test warnings, and
    checks source freshness (a stale feed warns);
-3. writes the published version (DuckDB and Parquet) from the copy;
+3. writes the published version (DuckDB and Parquet) from the copy (after a quarterly build,
+   by updating a copy of the previous version with what the build replaced: publish.py);
 4. commits: the copy replaces the live warehouse and the published link switches to the new
    version (see atomic.py: a kill after the commit began is finished by the next command).
 
@@ -334,9 +335,12 @@ def transform(
                 inputs = fingerprint(settings, dbt_args)
             except (OSError, duckdb.Error):
                 inputs = None  # no load log yet, or unreadable: build, and let dbt say why
-        if not force and inputs is not None and last_build_fingerprint(settings) == inputs:
+        last = last_build_fingerprint(settings) if inputs is not None else None
+        if not force and inputs is not None and last == inputs:
             raise NothingChanged
         quarterly = None if force or inputs is None else quarterly_reason(settings, dbt_args, project)
+        # the published version of the warehouse this build starts from, updated in place
+        previous = publish.version_of_build(settings, last) if quarterly else None
         build_args = list(dbt_args)
         if quarterly:
             # the unit tests' results depend on the project alone, which the last build tested
@@ -376,17 +380,24 @@ def transform(
             raise TransformError(f"cannot finish the build copy {copy}: {error}. {UNCHANGED}") from None
         try:
             with timed("published copies written"):
-                version, tables = publish.stage(settings, copy)
+                staged = publish.stage(settings, copy, previous)
         except publish.PublishError as error:
             raise TransformError(f"{error}. {UNCHANGED}") from None
+        if staged.updated_in_place:
+            updated = staged.updated_in_place
+            print(
+                f"published copies: {len(updated)} of {len(staged.tables)} marts updated in place from the "
+                f"previous version ({', '.join(updated)}), the others copied whole",
+                flush=True,
+            )
         atomic.kill_point("transform:after_publish")
         try:
-            atomic.commit(settings, copy, version)
+            atomic.commit(settings, copy, staged.version)
         except (OSError, publish.PublishError) as error:
             raise TransformError(
                 f"the commit stopped ({error}); the next load, transform or publish finishes it"
             ) from None
-        return tables
+        return staged.tables
 
 
 def main(argv: list[str] | None = None) -> int:

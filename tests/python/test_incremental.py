@@ -263,12 +263,12 @@ def tables(state: State) -> list[str]:
     return [name for (name,) in rows]
 
 
-def differences(quarterly: State, full: State, table: str) -> list[tuple]:
-    """Rows of `table` in one build and not the other: exact, but floats within 1e-9."""
+def differences(quarterly: Path, full: Path, table: str) -> list[tuple]:
+    """Rows of `table` in one DuckDB file and not the other: exact, but floats within 1e-9."""
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{quarterly.warehouse}' as quarterly_db (read_only)")
-        con.execute(f"attach '{full.warehouse}' as full_db (read_only)")
+        con.execute(f"attach '{quarterly}' as quarterly_db (read_only)")
+        con.execute(f"attach '{full}' as full_db (read_only)")
         schema, name = table.split(".")
         columns = con.execute(
             """select column_name, data_type from information_schema.columns
@@ -344,6 +344,18 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
     assert "Unable to do partial parsing" not in quarterly
     for stage in ("dbt build", "checkpoint", "published copies written"):
         assert re.search(rf"^{stage}: [0-9.]+ s$", quarterly, re.MULTILINE), stage
+    # the published marts kept by period or quarter are updated in place, not copied whole
+    updated = re.search(
+        r"^published copies: \d+ of \d+ marts updated in place from the previous version \((.*)\)",
+        quarterly,
+        re.MULTILINE,
+    )
+    assert updated, quarterly
+    assert set(updated.group(1).split(", ")) == {
+        *("fct_indicator_values", "fct_indicator_funnel", "fct_indicator_revisions"),
+        *("fct_return_completeness", "pub_indicator_values"),
+    }
+    assert "updated in place" not in first and "updated in place" not in full
     # the corrected quarter is in the middle of the series: the quarters before it are kept
     quarterly: State = built["quarterly"]  # type: ignore[assignment]
     kept = quarterly.query(
@@ -406,7 +418,24 @@ def assert_equal_builds(quarterly: State, full: State) -> None:
         )
         assert counts[0] == counts[1], f"{table}: {counts[0]} rows quarterly, {counts[1]} in full"
         assert counts[1] > 0 or table == "main.dim_lsoa_boundary", f"{table} is empty"
-        assert differences(quarterly, full, table) == [], table
+        assert differences(quarterly.warehouse, full.warehouse, table) == [], table
+    # the published copies too: the quarterly one updated in place from the previous version
+    marts = [name for name in names if name.startswith(("main.fct_", "main.dim_", "main.pub_"))]
+    published = duckdb.connect(str(quarterly.published), read_only=True)
+    try:
+        assert [f"main.{name}" for (name,) in published.execute("show tables").fetchall()] == marts
+        for table in marts:
+            parquet = quarterly.published.parent / "parquet" / f"{table[5:]}.parquet"
+            assert published.execute(
+                f"""select count(*) from (
+                    (select * from {table} except all select * from '{parquet}')
+                    union all (select * from '{parquet}' except all select * from {table})
+                )"""
+            ).fetchone() == (0,), parquet
+    finally:
+        published.close()
+    for table in marts:
+        assert differences(quarterly.published, full.published, table) == [], f"published {table}"
 
 
 def compiled_tests(state: State) -> dict[str, str]:
