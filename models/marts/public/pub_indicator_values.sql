@@ -31,8 +31,7 @@ indicator_values as (
     -- worked back from them (12 months to Q minus 12 months to the quarter before = Q minus
     -- the same quarter a year earlier): quarters stay with the analysts.
     where period_type in ('rolling_12m', 'financial_year', 'academic_year')
-    -- a quarterly build also reads the year-earlier periods, whose suppression it shows
-    {{- where_touched_periods('year_earlier_from', keyword='and') }}
+    {{- where_touched_periods(keyword='and') }}
 
 ),
 
@@ -363,6 +362,44 @@ local_authority_values as (
 
 ),
 
+-- Each value's public figure, shown beside the value a year later, or NULL where hidden. A
+-- quarterly build takes those of the periods it keeps from the published rows: suppression
+-- stays within a period, so theirs have not changed.
+year_earlier_values as (
+
+    select
+        indicator_id,
+        area_type,
+        area_code,
+        breakdown,
+        period_type,
+        period_label,
+        is_suppressed,
+        case when not is_suppressed then {{ to_public_percentage('value_pct') }} end as value_pct
+
+    from shown
+    {%- if quarterly_build() and is_incremental() %}
+
+    union all
+
+    select
+        indicator_id,
+        area_type,
+        area_code,
+        breakdown,
+        period_type,
+        period_label,
+        is_suppressed,
+        value_pct
+
+    from {{ this }}
+    where
+        {{ touched_periods('year_earlier_from') }}
+        and not {{ touched_periods() }}
+    {%- endif %}
+
+),
+
 published as (
 
     select
@@ -411,10 +448,7 @@ published as (
         case when shown.is_suppressed then 'not compared' else shown.vs_england end
             as vs_england,
         shown.year_earlier_period_label,
-        case
-            when not year_earlier.is_suppressed
-                then {{ to_public_percentage('year_earlier.value_pct') }}
-        end as year_earlier_value_pct,
+        year_earlier.value_pct as year_earlier_value_pct,
         case
             when
                 shown.is_suppressed
@@ -435,7 +469,7 @@ published as (
             and shown.period_type = local_authority.period_type
             and shown.period_label = local_authority.period_label
             and shown.breakdown = local_authority.breakdown
-    left join shown as year_earlier
+    left join year_earlier_values as year_earlier
         on
             shown.indicator_id = year_earlier.indicator_id
             and shown.area_type = year_earlier.area_type
@@ -447,4 +481,3 @@ published as (
 )
 
 select * from published
-{{- where_touched_periods() }}
