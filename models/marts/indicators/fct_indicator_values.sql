@@ -24,7 +24,8 @@ with
 
 statistics as (
 
-    -- a quarterly build reads back as far as the trend and year-earlier windows reach
+    -- a quarterly build reads back as far as the trend and year-earlier windows reach; what
+    -- only the touched periods need is computed for them alone
     select * from {{ ref('int_indicator_statistics') }}
     {{- where_touched_periods('read_from') }}
 
@@ -55,6 +56,7 @@ la_values as (
 
     from statistics
     where area_type = 'la'
+    {{- where_touched_periods(keyword='and') }}
 
 ),
 
@@ -65,6 +67,7 @@ period_starts as (
         period_start
 
     from statistics
+    {{- where_touched_periods() }}
 
 ),
 
@@ -133,6 +136,7 @@ trend_windows as (
         breakdown,
         period_type,
         period_label,
+        period_start,
         {% for lag_by in range(trend_points - 1, 0, -1) -%}
         lag(numerator, {{ lag_by }}) over (
             partition by {{ series_key }} order by period_start
@@ -184,6 +188,7 @@ trends as (
         end as trend
 
     from trend_windows
+    {{- where_touched_periods() }}
 
 ),
 
@@ -204,6 +209,7 @@ year_labelled as (
         end as year_label
 
     from statistics
+    {{- where_touched_periods() }}
 
 ),
 
