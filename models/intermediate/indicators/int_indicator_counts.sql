@@ -8,17 +8,29 @@
 
 with
 
-cells as (
-
-    select * from {{ ref('int_indicator_cells') }}
-
-),
-
 periods as (
 
     -- a quarterly build counts the touched periods only (macro where_touched_periods)
     select * from {{ ref('int_periods') }}
     {{- where_touched_periods() }}
+
+),
+
+cells as (
+
+    select * from {{ ref('int_indicator_cells') }}
+    {%- if quarterly_build() and is_incremental() %}
+    -- and reads the cells of their quarters and school years only
+    where
+        quarter_start >= (
+            select min(period_start) from periods
+            where period_type in ('quarter', 'rolling_12m', 'financial_year')
+        )
+        or academic_year in (
+            select period_label from periods
+            where period_type = 'academic_year'
+        )
+    {%- endif %}
 
 ),
 
