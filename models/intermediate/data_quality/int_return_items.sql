@@ -7,27 +7,32 @@
 
 with
 
+-- a quarterly build reads the touched units only (macro unit_model)
 births as (
 
     select * from {{ ref('int_births_placed') }}
+    {{- where_touched_units("'birth'", 'birth_id') }}
 
 ),
 
 deliveries as (
 
     select * from {{ ref('int_deliveries_placed') }}
+    {{- where_touched_units("'delivery'", 'delivery_id') }}
 
 ),
 
 reviews as (
 
     select * from {{ ref('int_reviews_linked') }}
+    {{- where_touched_units("'review'", 'review_id') }}
 
 ),
 
 measurements as (
 
     select * from {{ ref('int_measurements_placed') }}
+    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
 ),
 
@@ -70,7 +75,6 @@ measurements as (
 ] %}
 
 {#- A quarterly build replaces the items of the touched units (macro unit_model). -#}
-{%- set unit_types = {'births': 'birth', 'deliveries': 'delivery', 'reviews': 'review'} -%}
 {%- set unit_type_of_row -%}
 case
 {%- for item in return_items if item.records == 'births' %}
@@ -102,7 +106,6 @@ dated_items as (
 
     from {{ item.records }}
     where {{ item.expected }}
-    {{- where_touched_units("'" ~ unit_types[item.records] ~ "'", item.key, keyword='and') }}
     {% if not loop.last %}
 
     union all
@@ -126,7 +129,6 @@ measurement_items as (
         coalesce(has_valid_bmi_centile, false) as is_recorded
 
     from measurements
-    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
     union all
 
@@ -142,7 +144,6 @@ measurement_items as (
         is_placed as is_recorded
 
     from measurements
-    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
 ),
 

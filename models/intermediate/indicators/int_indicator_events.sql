@@ -7,27 +7,32 @@
 
 with
 
+-- a quarterly build reads the touched units only (macro unit_model)
 births as (
 
     select * from {{ ref('int_births_placed') }}
+    {{- where_touched_units("'birth'", 'birth_id') }}
 
 ),
 
 deliveries as (
 
     select * from {{ ref('int_deliveries_placed') }}
+    {{- where_touched_units("'delivery'", 'delivery_id') }}
 
 ),
 
 reviews as (
 
     select * from {{ ref('int_reviews_linked') }}
+    {{- where_touched_units("'review'", 'review_id') }}
 
 ),
 
 measurements as (
 
     select * from {{ ref('int_measurements_placed') }}
+    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
 ),
 
@@ -88,9 +93,6 @@ case indicator_id
 
     from {{ indicator.units }}
     where {{ indicator.population }}
-    {{- where_touched_units(
-        "'" ~ unit_types[indicator.units] ~ "'", indicator.key, keyword='and'
-    ) }}
 
 ),
 
@@ -143,7 +145,6 @@ child_measurements as (
     inner join ncmp_indicators
         on measurements.school_year = ncmp_indicators.school_year
     where measurements.academic_year is not null
-    {{- where_touched_units("'measurement'", 'measurements.ncmp_id', keyword='and') }}
 
 ),
 
