@@ -4,7 +4,10 @@ A DuckDB file is locked by every connection, even a read-only one, so nothing ou
 pipeline may hold the live warehouse open. Readers use the published copies instead:
 
     <state>/published/childrens_centres.duckdb     one file, every mart, read-only
-    <state>/published/parquet/<mart>.parquet       one file per mart
+    <state>/published/parquet/<mart>/*.parquet     a folder per mart: `<mart>.parquet`, or, for
+                                                   a table of figures by period, one file per
+                                                   year in which its periods start
+                                                   (`<year>.parquet`)
 
 `published` is a link to one complete version under `<state>/published.versions/`. A new
 version is written beside the old one and the link is switched in one rename, so a reader
@@ -17,7 +20,9 @@ was published from the warehouse the build started from (`source.json` in each v
 the build by its fingerprint), and each mart the build updated in part is updated the same way:
 the rows it replaced are deleted and its new rows inserted, from the build's record of them
 (schema mart_changes, macro record_mart_change). Every other mart is copied whole. Either way
-the version holds what the warehouse holds.
+the version holds what the warehouse holds. The Parquet files of a mart updated in part are
+written again for the years its replaced and new rows fall in only; the other years' files are
+the previous version's (hard links: a Parquet file cannot be changed in part).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from . import atomic, config
 
 PUBLISHED_DB = "childrens_centres.duckdb"
 MART_PREFIXES = ("fct_", "dim_", "pub_")
+# Marts of figures by period (a fact with a period_start) are split into Parquet files by the
+# year their periods start in, so that a quarterly build rewrites the files of its years only.
+YEARLY_PREFIXES = ("fct_", "pub_")
 SOURCE_FILE = "source.json"
 
 
@@ -107,6 +115,73 @@ def update_in_place(con: duckdb.DuckDBPyConnection, catalog: str, table: str, re
     return True
 
 
+def is_yearly(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> bool:
+    """Whether the mart's Parquet files are split by year (YEARLY_PREFIXES)."""
+    (found,) = con.execute(
+        "select count(*) from information_schema.columns where table_catalog = ? "
+        "and table_schema = 'main' and table_name = ? and column_name = 'period_start'",
+        [catalog, table],
+    ).fetchone()
+    return table.startswith(YEARLY_PREFIXES) and found == 1
+
+
+def changed_years(con: duckdb.DuckDBPyConnection, catalog: str, table: str, replaced_where: str) -> set:
+    """The years (of period_start) of the published rows the build replaced in `table` and of
+    its new rows, read before the published copy is updated."""
+    rows = con.execute(
+        f"select distinct year(period_start) from published.main.{table} where {replaced_where} "
+        f"union select distinct year(period_start) from {catalog}.mart_changes.{table}"
+    ).fetchall()
+    return {year for (year,) in rows}
+
+
+def year_file(year: int | None) -> str:
+    return f"{year}.parquet" if year is not None else "no_period_start.parquet"
+
+
+def write_parquet(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    folder: Path,
+    yearly: bool,
+    reused: Path | None = None,
+    years: set | None = None,
+) -> None:
+    """Write the published mart `table` to Parquet files in `folder`: `<table>.parquet`, or, if
+    `yearly`, `<year>.parquet` for each year its periods start in. With `years` (the years an
+    update in place changed), only those years' files are written; the others are linked from
+    `reused`, the previous version's folder, whose rows of those years the update left alone."""
+    folder.mkdir()
+    options = "(format parquet, compression zstd)"
+    if not yearly:
+        con.execute(f"copy published.main.{table} to '{folder / (table + '.parquet')}' {options}")
+        return
+    if years is None:
+        years = {
+            year
+            for (year,) in con.execute(
+                f"select distinct year(period_start) from published.main.{table}"
+            ).fetchall()
+        }
+    else:
+        for old in reused.iterdir():
+            if old.name not in {year_file(year) for year in years}:
+                os.link(old, folder / old.name)
+    for year in years:
+        where = (
+            "period_start is null"
+            if year is None
+            else f"period_start >= make_date({int(year)}, 1, 1) "
+            f"and period_start < make_date({int(year) + 1}, 1, 1)"
+        )
+        path = folder / year_file(year)
+        (written,) = con.execute(
+            f"copy (select * from published.main.{table} where {where}) to '{path}' {options}"
+        ).fetchone()
+        if written == 0:
+            path.unlink()  # the year's last rows were replaced by none
+
+
 @dataclass(frozen=True)
 class Staged:
     """A published version written and not yet seen by anyone."""
@@ -154,16 +229,19 @@ def stage(settings: config.Settings, source: Path, previous: Path | None = None)
             con.execute(f"drop table published.main.{stale}")
         updated = []
         for number, table in enumerate(tables):
+            yearly = is_yearly(con, source.stem, table)
+            reused = previous / "parquet" / table if previous is not None else None
+            years = None
+            if yearly and table in changes and reused.is_dir():
+                years = changed_years(con, catalog, table, changes[table])
             if table in changes and update_in_place(con, catalog, table, changes[table]):
                 updated.append(table)
             else:
+                years = None
                 con.execute(
                     f"create or replace table published.main.{table} as select * from {catalog}.main.{table}"
                 )
-            con.execute(
-                f"copy published.main.{table} to '{parquet_dir / (table + '.parquet')}' "
-                "(format parquet, compression zstd)"
-            )
+            write_parquet(con, table, parquet_dir / table, yearly, reused, years)
             if number == 0:
                 atomic.kill_point("publish:during")
         (version / SOURCE_FILE).write_text(
@@ -173,7 +251,7 @@ def stage(settings: config.Settings, source: Path, previous: Path | None = None)
         con.execute("checkpoint published")
         con.execute("detach published")
         con.close()
-        for path in [database, version / SOURCE_FILE, *parquet_dir.iterdir(), parquet_dir, version]:
+        for path in [database, version / SOURCE_FILE, *parquet_dir.rglob("*"), parquet_dir, version]:
             atomic.fsync_path(path)
     except (duckdb.Error, OSError, PublishError) as error:
         con.close()

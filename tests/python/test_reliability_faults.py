@@ -320,7 +320,7 @@ def test_a_load_during_a_build_and_readers_holding_the_published_files(session_c
     session_city.python("cc_warehouse.load", "--no-validate")  # in the warehouse, not yet published
     ((files_before,),) = state.query("select count(*) from fct_load_files", published=True)
     # A BI tool: a read-only DuckDB connection and an open Parquet file, held throughout.
-    parquet = state.published.parent / "parquet" / "fct_load_files.parquet"
+    parquet = state.published.parent / "parquet" / "fct_load_files" / "fct_load_files.parquet"
     reader = subprocess.Popen(
         [
             sys.executable,

@@ -153,7 +153,7 @@ def test_no_identifier_or_key_in_any_table_of_the_warehouse_or_the_published_cop
 
 
 def test_no_identifier_in_the_parquet_files(session_city, sent):
-    parquet = sorted((State(session_city.pristine).published.parent / "parquet").glob("*.parquet"))
+    parquet = sorted((State(session_city.pristine).published.parent / "parquet").glob("*/*.parquet"))
     assert len(parquet) >= 10
     con = duckdb.connect()
     leaks = {}
