@@ -256,17 +256,21 @@
                    'measurement') of a row of the model's table
     unit_key:      the column holding the unit's key
     keep_replaced: keep the rows a quarterly build replaces in the table `<model>__replaced`
-                   (macro replaced_rows) until the next build, for the models that count
-                   what changed (int_touched_quarters); any other build drops that table
+                   (macro replaced_rows), and the rows that replace them in
+                   `<model>__inserted` (inserted_rows), until the next build, for the models
+                   that count what changed (int_touched_quarters) and the tests; any other
+                   build drops those tables
 -#}
 {% macro unit_model(unit_type, unit_key, keep_replaced=false) -%}
     {%- set pre_hook = [] -%}
     {%- if keep_replaced and target.type == 'duckdb' -%}
-        {%- do pre_hook.append(
-            "{% if not is_incremental() %}drop table if exists "
-            ~ "{{ this.incorporate(path={'identifier': this.identifier ~ '__replaced'}) }}"
-            ~ "{% endif %}"
-        ) -%}
+        {%- for kept in ['__replaced', '__inserted'] -%}
+            {%- do pre_hook.append(
+                "{% if not is_incremental() %}drop table if exists "
+                ~ "{{ this.incorporate(path={'identifier': this.identifier ~ '" ~ kept ~ "'}) }}"
+                ~ "{% endif %}"
+            ) -%}
+        {%- endfor -%}
     {%- endif -%}
     {{ config(
         materialized=quarterly_materialization(),
@@ -312,15 +316,20 @@
 {#-
     Incremental strategy `replace_units`: the rows of the touched units are replaced. The
     model's config gives the unit type and key of its rows (unit_model); with keep_replaced,
-    the rows deleted are first copied to `<model>__replaced`.
+    the rows deleted are first copied to `<model>__replaced`, and the new rows to
+    `<model>__inserted`.
 -#}
 {% macro get_incremental_replace_units_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
     {%- set condition = touched_units(config.get('unit_type'), config.get('unit_key')) -%}
     {%- if config.get('keep_replaced') %}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
     create or replace table {{ replaced_rows(target_relation) }} as
     select * from {{ target_relation }}
     where {{ condition }};
+
+    create or replace table {{ inserted_rows(target_relation) }} as
+    select {{ columns }} from {{ arg_dict['temp_relation'] }};
     {% endif %}
     {{ replace_rows_sql(arg_dict, condition) }}
 {%- endmacro %}
@@ -334,17 +343,13 @@
 {%- endmacro %}
 
 {#-
-    The rows of the touched units in the unit model `name` (its rows of this build that
-    replaced the rows in replaced_rows), as a select statement.
+    The table of the rows that replaced those in replaced_rows, in the last quarterly build of
+    the unit model `relation` (unit_model with keep_replaced): `<model>__inserted`. They are
+    the model's rows of the touched units, kept apart so that what reads them (int_touched_quarters,
+    the model's tests) need not find them among all the others.
 -#}
-{% macro touched_rows(name) -%}
-    {%- set relation = ref(name) -%}
-    {%- do quarterly_ref('int_touched_units') -%} {#- seen when dbt parses the caller -#}
-    select * from {{ relation }}
-    {%- if execute %}
-    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ name] %}
-    where {{ touched_units(node.config.unit_type, node.config.unit_key) }}
-    {%- endif %}
+{% macro inserted_rows(relation) -%}
+    {{- return(relation.incorporate(path={'identifier': relation.identifier ~ '__inserted'})) -}}
 {%- endmacro %}
 
 {#-
@@ -421,6 +426,7 @@
     the test's `where` config, as dbt's own). In a quarterly build, a test of error severity
     on a model updated by record, unit, quarter or period (strategies delete+insert,
     replace_units, replace_quarters, replace_periods) reads only the rows the build replaced
+    (from `<model>__inserted` for a unit model keeping them, macro inserted_rows)
     (but a uniqueness test whose columns do not hold the key a record or unit is replaced by
     reads every row, which a replaced row could duplicate): the other rows are the ones the
     last build tested, and nothing they are tested against has changed since (a change of
@@ -457,6 +463,8 @@
                 )) -%}
             {%- elif strategy == 'replace_periods' -%}
                 {%- do conditions.append(touched_periods()) -%}
+            {%- elif strategy == 'replace_units' and tested.config.keep_replaced -%}
+                {%- set relation = inserted_rows(relation) -%}
             {%- elif strategy == 'replace_units' -%}
                 {%- do conditions.append(
                     touched_units(tested.config.unit_type, tested.config.unit_key)

@@ -258,6 +258,7 @@ def tables(state: State) -> list[str]:
                 -- what the quarterly build recomputed and replaced, by its nature not a full build's
                 and table_name not in ('int_touched_periods', 'int_touched_units', 'int_touched_quarters')
                 and not ends_with(table_name, '__replaced')
+                and not ends_with(table_name, '__inserted')
             )
             or (table_schema = 'snapshots' and table_name = 'snp_indicator_values')
         order by all"""
@@ -386,6 +387,8 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
     replaced = "select table_name from information_schema.tables where ends_with(table_name, '__replaced')"
     kept_rows = sorted(name for (name,) in quarterly.query(replaced))
     assert kept_rows == ["int_indicator_events__replaced", "int_return_items__replaced"]
+    inserted = "select table_name from information_schema.tables where ends_with(table_name, '__inserted')"
+    assert len(quarterly.query(inserted)) == 2 and built["full"].query(inserted) == []  # type: ignore[attr-defined]
     assert built["full"].query(replaced) == []  # type: ignore[attr-defined]
 
 
@@ -471,9 +474,13 @@ def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]
     periods = r'"fct_indicator_values" where \(\(period_type = \'[a-z_]+\' and period_start >='
     assert re.search(periods, quarterly[test])
     assert "dbt_subquery" not in full[test]
-    units = r'"int_indicator_events" where \(\s*unit_id in \('
-    events = [sql for sql in quarterly.values() if re.search(units, sql)]
-    assert len(events) >= 2, "the tests of int_indicator_events should read the touched units"
+    units = r'"int_reviews_linked" where \(\s*review_id in \('
+    reviews = [sql for sql in quarterly.values() if re.search(units, sql)]
+    assert len(reviews) >= 2, "the tests of int_reviews_linked should read the touched units"
+    # a unit model keeping what it replaced: its tests read the rows it inserted, kept apart
+    events = [sql for sql in quarterly.values() if '"int_indicator_events__inserted"' in sql]
+    assert len(events) >= 2, "the tests of int_indicator_events should read its inserted rows"
+    assert not [sql for sql in full.values() if "__inserted" in sql]
     # the models updated by record read the records loaded since the last build
     records = (
         r'"stg_maternity__births" where birth_id in \(\s*'

@@ -6,7 +6,8 @@
 
     Only the touched units (int_touched_units) can change a count, so the change of a count is
     the count of their new rows (int_indicator_events, int_return_items) less the count of the
-    rows those replaced (kept by the strategy replace_units in `<model>__replaced`). A quarter
+    rows those replaced (both kept by the strategy replace_units, in `<model>__inserted` and
+    `<model>__replaced`). A quarter
     is touched when any count of it changed, in either direction: whatever moved a count (a
     new record, a correction moving a record to another quarter or centre, a late link to a
     birth) is found, and a unit sent again unchanged touches nothing.
@@ -27,23 +28,26 @@ with
 
 {% if quarterly_build() %}
 {%- set replaced = {} -%}
+{%- set inserted = {} -%}
 {%- for name in ['int_indicator_events', 'int_return_items'] -%}
-    {%- set relation = replaced_rows(ref(name)) -%}
-    {#- a query, not adapter.get_relation: dbt's cache does not know the strategy made it -#}
-    {%- if execute and run_query(
-        "select count(*) from information_schema.tables where table_schema = '"
-        ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'"
-    ).columns[0].values()[0] == 0 -%}
-        {{ exceptions.raise_compiler_error(
-            relation ~ ' is missing: a quarterly build keeps there the rows it replaced in '
-            ~ name ~ ' (unit_model keep_replaced)'
-        ) }}
-    {%- endif -%}
-    {%- do replaced.update({name: relation}) -%}
+    {%- for relation in [replaced_rows(ref(name)), inserted_rows(ref(name))] -%}
+        {#- a query, not adapter.get_relation: dbt's cache does not know the strategy made it -#}
+        {%- if execute and run_query(
+            "select count(*) from information_schema.tables where table_schema = '"
+            ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'"
+        ).columns[0].values()[0] == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                relation ~ ' is missing: a quarterly build keeps there the rows it replaced and '
+                ~ 'inserted in ' ~ name ~ ' (unit_model keep_replaced)'
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do replaced.update({name: replaced_rows(ref(name))}) -%}
+    {%- do inserted.update({name: inserted_rows(ref(name))}) -%}
 {%- endfor %}
 new_events as (
 
-    {{ touched_rows('int_indicator_events') }}
+    select * from {{ inserted['int_indicator_events'] }}
 
 ),
 
@@ -89,7 +93,7 @@ item_changes as (
     select
         1 as sign,
         {{ item_columns }}
-    from ({{ touched_rows('int_return_items') }}) as new_items
+    from {{ inserted['int_return_items'] }}
 
     union all
 
