@@ -118,10 +118,11 @@
     mart_changes.<model>. Every build starts with an empty record (macro start_mart_changes).
 -#}
 {% macro record_mart_change(target_relation, source, columns, condition) -%}
-    {%- set new_rows = api.Relation.create(
-        database=target_relation.database, schema='mart_changes', identifier=target_relation.identifier
+    {%- set replaced = api.Relation.create(
+        database=target_relation.database, schema='mart_changes', identifier='replaced'
     ) -%}
-    insert into {{ new_rows.incorporate(path={'identifier': 'replaced'}) }}
+    {%- set new_rows = replaced.incorporate(path={'identifier': target_relation.identifier}) -%}
+    insert into {{ replaced }}
     values ('{{ target_relation.identifier }}', '{{ condition | replace("'", "''") }}');
 
     create table {{ new_rows }} as
@@ -426,9 +427,9 @@
     the test's `where` config, as dbt's own). In a quarterly build, a test of error severity
     on a model updated by record, unit, quarter or period (strategies delete+insert,
     replace_units, replace_quarters, replace_periods) reads only the rows the build replaced
-    (from `<model>__inserted` for a unit model keeping them, macro inserted_rows)
-    (but a uniqueness test whose columns do not hold the key a record or unit is replaced by
-    reads every row, which a replaced row could duplicate): the other rows are the ones the
+    (from `<model>__inserted` for a unit model keeping them, macro inserted_rows), but a
+    uniqueness test whose columns do not hold the key a record or unit is replaced by reads
+    every row, which a replaced row could duplicate. The other rows are the ones the
     last build tested, and nothing they are tested against has changed since (a change of
     reference data, seeds or project makes a full build). Tests of warning severity read every
     row: their stored failures are the lists data managers work from.

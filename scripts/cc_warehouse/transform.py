@@ -38,6 +38,7 @@ import contextlib
 import ctypes
 import hashlib
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -57,6 +58,9 @@ class TransformError(Exception):
 
 
 UNCHANGED = "the warehouse and the published copies are unchanged"
+SCRIPTS = Path(__file__).resolve().parent.parent  # where the child finds cc_warehouse.dbt_steps
+FRESHNESS = ["source", "freshness", "--quiet"]
+STALE = "source freshness: a feed is older than allowed (see above)"
 
 # What a build is made from, besides the raw zone: the dbt project's own files.
 PROJECT_FOLDERS = ("models", "macros", "seeds", "snapshots", "analyses", "tests")
@@ -94,11 +98,6 @@ def _die_with_parent() -> None:
     """In the dbt child: be killed when the transform dies, so no orphan keeps writing."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def dbt_executable() -> str:
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
 def target_path() -> Path:
@@ -258,8 +257,7 @@ def copy_warehouse(settings: config.Settings) -> Path:
         build.mkdir(parents=True)
         if live.with_name(live.name + ".wal").exists():
             checkpoint(live)
-        shutil.copyfile(live, copy)
-        atomic.fsync_path(copy)
+        shutil.copyfile(live, copy)  # flushed to disk after the build, by then mostly written back
     except (OSError, duckdb.Error) as error:
         shutil.rmtree(build, ignore_errors=True)
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
@@ -271,23 +269,35 @@ def copy_warehouse(settings: config.Settings) -> Path:
     return copy
 
 
-def run_dbt(command: list[str], copy: Path, quarterly: bool = False) -> int:
+def run_dbt(commands: list[list[str]], copy: Path, quarterly: bool = False) -> list[int | None]:
+    """Run dbt commands in turn in one dbt process (dbt_steps.py: one start-up), each only
+    after the one before it succeeded: the exit code of each, or None for one not run. A
+    killed process gives the command it was running the negative signal number."""
     env = {
         **os.environ,
         "CC_WAREHOUSE": str(copy),
         "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT),
         QUARTERLY_ENV: "true" if quarterly else "false",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SCRIPTS), os.environ.get("PYTHONPATH")])),
     }
+    codes_file = copy.parent / f"dbt-codes-{os.getpid()}.json"
+    project = ["--project-dir", str(config.PROJECT_ROOT)]
+    steps = [word for command in commands for word in ("--", *command, *project)]
     try:
         result = subprocess.run(
-            [dbt_executable(), *command, "--project-dir", str(config.PROJECT_ROOT)],
+            [sys.executable, "-m", "cc_warehouse.dbt_steps", str(codes_file), *steps],
             cwd=config.PROJECT_ROOT,
             env=env,
             preexec_fn=_die_with_parent,
         )
-    except OSError as error:
+        codes: list[int | None] = json.loads(codes_file.read_text()) if codes_file.exists() else []
+    except (OSError, ValueError) as error:
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
-    return result.returncode
+    finally:
+        codes_file.unlink(missing_ok=True)
+    if result.returncode != 0 and (not codes or codes[-1] == 0):
+        codes.append(result.returncode)  # stopped before it could write the code of the command it ran
+    return codes + [None] * (len(commands) - len(codes))
 
 
 def summarise(settings: config.Settings, copy: Path) -> None:
@@ -308,12 +318,13 @@ def summarise(settings: config.Settings, copy: Path) -> None:
 def transform_in_place(settings: config.Settings, dbt_args: list[str], freshness: bool) -> list[str]:
     """Another target (Spark) keeps its tables elsewhere: dbt builds them where they are."""
     with atomic.pipeline_lock(settings, "transform"):
-        status = run_dbt(["build", *dbt_args], settings.warehouse)
+        commands = [["build", *dbt_args], *([FRESHNESS] if freshness else [])]
+        status, *fresh = run_dbt(commands, settings.warehouse)
         summarise(settings, settings.warehouse)
         if status != 0:
             raise TransformError(f"dbt build failed (exit code {status}): see the table above")
-        if freshness and run_dbt(["source", "freshness", "--quiet"], settings.warehouse) != 0:
-            print("source freshness: a feed is older than allowed (see above)", flush=True)
+        if fresh and fresh[0] != 0:
+            print(STALE, flush=True)
         return []
 
 
@@ -365,8 +376,9 @@ def transform(
         print(f"copied the warehouse ({size:.0f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
-        with timed("dbt build"):
-            status = run_dbt(["build", *build_args], copy, quarterly=bool(quarterly))
+        # source freshness in the same dbt process as the build (one start-up), after it
+        commands = [["build", *build_args], *([FRESHNESS] if freshness else [])]
+        status, *fresh = run_dbt(commands, copy, quarterly=bool(quarterly))
         with timed("summary of test warnings"):
             summarise(settings, copy)
         if status != 0:
@@ -375,19 +387,16 @@ def transform(
                 f"dbt build {how}: see the table above and logs/dbt.log. {UNCHANGED}; the failed "
                 f"build is kept in {copy.parent} for inspection until the next transform"
             )
-        if freshness:
-            # the same environment as the build, so that dbt's parse of it is reused
-            with timed("source freshness"):
-                stale = run_dbt(["source", "freshness", "--quiet"], copy, quarterly=bool(quarterly)) != 0
-            if stale:
-                print("source freshness: a feed is older than allowed (see above)", flush=True)
+        if fresh and fresh[0] != 0:
+            print(STALE, flush=True)
         atomic.kill_point("transform:after_dbt")
         try:
             with timed("checkpoint"):
                 checkpoint(copy)
                 if inputs is not None:
                     store_fingerprint(copy, inputs, project)
-        except duckdb.Error as error:
+                atomic.fsync_path(copy)
+        except (OSError, duckdb.Error) as error:
             raise TransformError(f"cannot finish the build copy {copy}: {error}. {UNCHANGED}") from None
         try:
             with timed("published copies written"):

@@ -352,7 +352,7 @@ def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict
     assert re.search(r"(PASS|WARN \d+) source_unique_reference_postcode_lsoa_postcode ", quarterly)
     # dbt re-parses only the files that read CC_QUARTERLY, not the whole project
     assert "Unable to do partial parsing" not in quarterly
-    for stage in ("dbt build", "source freshness", "checkpoint", "published copies written"):
+    for stage in ("dbt build", "dbt source freshness", "checkpoint", "published copies written"):
         assert re.search(rf"^{stage}: [0-9.]+ s$", quarterly, re.MULTILINE), stage
     # the published marts kept by period or quarter are updated in place, not copied whole
     updated = re.search(

@@ -7,10 +7,10 @@
     Only the touched units (int_touched_units) can change a count, so the change of a count is
     the count of their new rows (int_indicator_events, int_return_items) less the count of the
     rows those replaced (both kept by the strategy replace_units, in `<model>__inserted` and
-    `<model>__replaced`). A quarter
-    is touched when any count of it changed, in either direction: whatever moved a count (a
-    new record, a correction moving a record to another quarter or centre, a late link to a
-    birth) is found, and a unit sent again unchanged touches nothing.
+    `<model>__replaced`). A quarter is touched when any count of it changed, in either
+    direction: whatever moved a count (a new record, a correction moving a record to another
+    quarter or centre, a late link to a birth) is found, and a unit sent again unchanged
+    touches nothing.
 
     Any other build recomputes everything, and this table is empty.
 -#}
@@ -30,7 +30,9 @@ with
 {%- set replaced = {} -%}
 {%- set inserted = {} -%}
 {%- for name in ['int_indicator_events', 'int_return_items'] -%}
-    {%- for relation in [replaced_rows(ref(name)), inserted_rows(ref(name))] -%}
+    {%- do replaced.update({name: replaced_rows(ref(name))}) -%}
+    {%- do inserted.update({name: inserted_rows(ref(name))}) -%}
+    {%- for relation in [replaced[name], inserted[name]] -%}
         {#- a query, not adapter.get_relation: dbt's cache does not know the strategy made it -#}
         {%- if execute and run_query(
             "select count(*) from information_schema.tables where table_schema = '"
@@ -42,8 +44,6 @@ with
             ) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- do replaced.update({name: replaced_rows(ref(name))}) -%}
-    {%- do inserted.update({name: inserted_rows(ref(name))}) -%}
 {%- endfor %}
 new_events as (
 
