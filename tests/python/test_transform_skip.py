@@ -6,6 +6,7 @@ setting the project reads, and `--force`, build again.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -107,3 +108,23 @@ def test_a_changed_model_macro_seed_or_setting_changes_the_fingerprint(
     monkeypatch.delenv("CC_DUCKDB_MEMORY_LIMIT")
     monkeypatch.setenv("CC_TARGET", "spark")
     assert transform.fingerprint(config.settings(), []) != original
+
+
+def test_source_freshness_runs_in_the_build_s_dbt_process_and_only_after_it_succeeded(
+    city: tuple[State, Path],
+) -> None:
+    state, _ = city
+    env = {"DBT_TARGET_PATH": str(state.root / "target"), "DBT_LOG_PATH": str(state.root / "logs")}
+    before = fingerprint(state)
+    failed = state.python("cc_warehouse.transform", "--force", "--no-such-option", check=False, **env)
+    assert failed.returncode == 1
+    assert "dbt build: No such option '--no-such-option'" in failed.stdout + failed.stderr
+    assert "dbt build failed (exit code 2)" in failed.stderr
+    assert "dbt source freshness:" not in failed.stdout
+    assert fingerprint(state) == before
+
+    fast = [arg for arg in FAST if arg != "--no-freshness"]
+    built = state.python("cc_warehouse.transform", "--force", *fast, **env).stdout
+    # one dbt process ran both (cc_warehouse.dbt_steps prints each command's seconds)
+    assert re.search(r"^dbt build: [0-9.]+ s\ndbt source freshness: [0-9.]+ s$", built, re.MULTILINE), built
+    assert "built and published" in built
