@@ -4,8 +4,8 @@
 
 1. copies the live warehouse to `<state>/build/<name>.duckdb` (same name, so the views dbt
    writes, which name their database, still resolve after the rename);
-2. runs `dbt build` against the copy, prints the one-table summary of test warnings, and
-   checks source freshness (a stale feed warns);
+2. runs `dbt build` against the copy and then, in the same dbt process (dbt_steps.py),
+   `dbt source freshness` (a stale feed warns); prints the one-table summary of test warnings;
 3. writes the published version (DuckDB and Parquet) from the copy (after a quarterly build,
    by updating a copy of the previous version with what the build replaced: publish.py);
 4. commits: the copy replaces the live warehouse and the published link switches to the new
