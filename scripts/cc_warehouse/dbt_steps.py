@@ -6,14 +6,60 @@ Each command, between `--` separators, is run by dbt's programmatic runner as `d
 would run it, and only if the one before it succeeded. Its exit code (dbt's: 0 success,
 1 failure, 2 error) is added to the JSON list in CODES_JSON as soon as it ends, and it prints
 how long it took (`dbt build: 68.1 s`). The process exits with the last code.
+
+`run` starts such a process from the transform (transform.py, spark.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import os
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from . import config
+
+SCRIPTS = Path(__file__).resolve().parent.parent  # where the child finds this module
+# `dbt source freshness` as the transforms run it after the build, and what they say when a
+# source's check fails (a stale feed only warns, and dbt still succeeds)
+FRESHNESS = ["source", "freshness", "--quiet"]
+STALE = "source freshness: a feed is older than allowed (see above)"
+
+
+def _die_with_parent() -> None:
+    """In the dbt child: be killed when the transform dies, so no orphan keeps writing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def run(commands: list[list[str]], env: dict[str, str]) -> list[int | None]:
+    """Run dbt `commands` in turn in one child process with the environment `env`, each only
+    after the one before it succeeded: the exit code of each, None for one not run, and the
+    negative signal number for the one it was running if the child was killed. The child dies
+    with this process. OSError: the child could not be started."""
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))}
+    steps = [word for command in commands for word in ("--", *command)]
+    with tempfile.TemporaryDirectory(prefix="cc-dbt-") as scratch:
+        codes_file = Path(scratch) / "codes.json"
+        result = subprocess.run(
+            [sys.executable, "-m", "cc_warehouse.dbt_steps", str(codes_file), *steps],
+            cwd=config.PROJECT_ROOT,
+            env=env,
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            codes: list[int | None] = json.loads(codes_file.read_text())
+        except OSError:
+            codes = []  # killed before it wrote the file
+    if result.returncode != 0 and (not codes or codes[-1] == 0):
+        codes.append(result.returncode)  # stopped before it could write the code of the command it ran
+    return codes + [None] * (len(commands) - len(codes))
 
 
 def commands(words: list[str]) -> list[list[str]]:
@@ -38,12 +84,19 @@ def label(command: list[str]) -> str:
     return "dbt " + " ".join(words)
 
 
+def write_codes(path: Path, codes: list[int]) -> None:
+    """Whole or not at all (a rename), so that a kill never leaves half a list."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(codes))
+    os.replace(temporary, path)
+
+
 def main(argv: list[str]) -> int:
     from dbt.cli.main import dbtRunner  # imported here: the start-up this module shares
 
     codes_file = Path(argv[0])
     codes: list[int] = []
-    codes_file.write_text("[]")
+    write_codes(codes_file, codes)
     runner = dbtRunner()
     for command in commands(argv[1:]):
         started = time.perf_counter()
@@ -52,7 +105,7 @@ def main(argv: list[str]) -> int:
         if result.exception is not None:
             print(f"{label(command)}: {result.exception}", file=sys.stderr, flush=True)
         codes.append(code)
-        codes_file.write_text(json.dumps(codes))
+        write_codes(codes_file, codes)
         print(f"{label(command)}: {time.perf_counter() - started:.1f} s", flush=True)
         if code != 0:
             break

@@ -10,7 +10,7 @@ log, quarantine). `transform` then, holding the pipeline lock:
    DuckDB COPY; `export-raw` alone does only this), where dbt's on-run-start hook
    (macros/spark/register_raw_zone.sql) registers each folder as the Spark table raw.<table>;
 2. runs `dbt build --target spark` (profiles.yml: pyspark in local mode), then
-   `dbt source freshness`;
+   `dbt source freshness` in the same dbt process and Spark session (dbt_steps.py);
 3. copies the marts Spark built (and the stored failures of the tests that did not pass)
    into <state>/spark/marts.duckdb and prints the one-table summary of test warnings from it;
 4. publishes those marts exactly as the DuckDB transform does (<state>/published).
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import atomic, config, dbt_summary, publish
+from . import atomic, config, dbt_steps, dbt_summary, publish
 
 RAW_SCHEMA = "raw"
 AUDIT_SCHEMA = "audit"
@@ -221,32 +220,21 @@ def _naive_timestamps(con: duckdb.DuckDBPyConnection, table: str) -> None:
 # --- the whole transform -----------------------------------------------------------------------
 
 
-def run_dbt(settings: config.Settings, command: list[str]) -> int:
+def run_dbt(settings: config.Settings, commands: list[list[str]]) -> list[int | None]:
+    """Run dbt commands in turn on the Spark target in one dbt process, so one Spark session
+    (dbt_steps.run): the exit code of each, None for one not run."""
     env = {
         **os.environ,
         "CC_TARGET": "spark",
         "CC_WAREHOUSE": str(settings.warehouse),
         "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT),
     }
-    dbt = Path(sys.executable).parent / "dbt"
+    options = ["--target", "spark", "--project-dir", str(config.PROJECT_ROOT)]
+    options += ["--target-path", str(target_path())]
     try:
-        result = subprocess.run(
-            [
-                str(dbt if dbt.exists() else "dbt"),
-                *command,
-                "--target",
-                "spark",
-                "--project-dir",
-                str(config.PROJECT_ROOT),
-                "--target-path",
-                str(target_path()),
-            ],
-            cwd=config.PROJECT_ROOT,
-            env=env,
-        )
+        return dbt_steps.run([[*command, *options] for command in commands], env)
     except OSError as error:
         raise SparkTransformError(f"cannot run dbt: {error}") from None
-    return result.returncode
 
 
 def stored_failures(run_results: Path) -> list[str]:
@@ -267,12 +255,15 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
         )
         run_results = target_path() / "run_results.json"
         run_results.unlink(missing_ok=True)
-        status = run_dbt(settings, ["build", *dbt_args])
+        # The freshness check in the build's dbt process, after it (one Spark session), and
+        # before this process starts Spark to copy the marts: the session's Derby metastore
+        # can be open in one process at a time, and ours stays open until we exit.
+        status, *fresh = run_dbt(
+            settings, [["build", *dbt_args], *([dbt_steps.FRESHNESS] if freshness else [])]
+        )
         if not run_results.exists():
             raise SparkTransformError(f"dbt build --target spark failed (exit code {status})")
-        # Before this process starts Spark to copy the marts: the session's Derby metastore
-        # can be open in one process at a time, and ours stays open until we exit.
-        stale = freshness and status == 0 and run_dbt(settings, ["source", "freshness", "--quiet"]) != 0
+        stale = bool(fresh) and fresh[0] not in (0, None)
         copy = copy_from_spark(settings, stored_failures(run_results))
         rows = dbt_summary.summarise(
             run_results, copy, settings.reports_dir / "data_quality" / "dbt_test_warnings.csv"
@@ -284,7 +275,7 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
                 "logs/dbt.log; the published copies are unchanged"
             )
         if stale:
-            print("source freshness: a feed is older than allowed (see above)", flush=True)
+            print(dbt_steps.STALE, flush=True)
         try:
             staged = publish.stage(settings, copy)
             publish.activate(settings, staged.version)

@@ -35,22 +35,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import hashlib
 import importlib.metadata
-import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import duckdb
 
-from . import atomic, config, dbt_summary, publish, spark
+from . import atomic, config, dbt_steps, dbt_summary, publish, spark
 
 
 class TransformError(Exception):
@@ -58,9 +54,6 @@ class TransformError(Exception):
 
 
 UNCHANGED = "the warehouse and the published copies are unchanged"
-SCRIPTS = Path(__file__).resolve().parent.parent  # where the child finds cc_warehouse.dbt_steps
-FRESHNESS = ["source", "freshness", "--quiet"]
-STALE = "source freshness: a feed is older than allowed (see above)"
 
 # What a build is made from, besides the raw zone: the dbt project's own files.
 PROJECT_FOLDERS = ("models", "macros", "seeds", "snapshots", "analyses", "tests")
@@ -92,12 +85,6 @@ PARTIAL_OPTIONS = (
     *("--select", "-s", "--models", "-m", "--exclude", "--selector"),
     *("--vars", "--full-refresh", "-f"),
 )
-
-
-def _die_with_parent() -> None:
-    """In the dbt child: be killed when the transform dies, so no orphan keeps writing."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def target_path() -> Path:
@@ -270,34 +257,18 @@ def copy_warehouse(settings: config.Settings) -> Path:
 
 
 def run_dbt(commands: list[list[str]], copy: Path, quarterly: bool = False) -> list[int | None]:
-    """Run dbt commands in turn in one dbt process (dbt_steps.py: one start-up), each only
-    after the one before it succeeded: the exit code of each, or None for one not run. A
-    killed process gives the command it was running the negative signal number."""
+    """Run dbt commands in turn against `copy` in one dbt process (dbt_steps.run)."""
     env = {
         **os.environ,
         "CC_WAREHOUSE": str(copy),
         "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT),
         QUARTERLY_ENV: "true" if quarterly else "false",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(SCRIPTS), os.environ.get("PYTHONPATH")])),
     }
-    codes_file = copy.parent / f"dbt-codes-{os.getpid()}.json"
     project = ["--project-dir", str(config.PROJECT_ROOT)]
-    steps = [word for command in commands for word in ("--", *command, *project)]
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "cc_warehouse.dbt_steps", str(codes_file), *steps],
-            cwd=config.PROJECT_ROOT,
-            env=env,
-            preexec_fn=_die_with_parent,
-        )
-        codes: list[int | None] = json.loads(codes_file.read_text()) if codes_file.exists() else []
-    except (OSError, ValueError) as error:
+        return dbt_steps.run([[*command, *project] for command in commands], env)
+    except OSError as error:
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
-    finally:
-        codes_file.unlink(missing_ok=True)
-    if result.returncode != 0 and (not codes or codes[-1] == 0):
-        codes.append(result.returncode)  # stopped before it could write the code of the command it ran
-    return codes + [None] * (len(commands) - len(codes))
 
 
 def summarise(settings: config.Settings, copy: Path) -> None:
@@ -318,13 +289,13 @@ def summarise(settings: config.Settings, copy: Path) -> None:
 def transform_in_place(settings: config.Settings, dbt_args: list[str], freshness: bool) -> list[str]:
     """Another target (Spark) keeps its tables elsewhere: dbt builds them where they are."""
     with atomic.pipeline_lock(settings, "transform"):
-        commands = [["build", *dbt_args], *([FRESHNESS] if freshness else [])]
+        commands = [["build", *dbt_args], *([dbt_steps.FRESHNESS] if freshness else [])]
         status, *fresh = run_dbt(commands, settings.warehouse)
         summarise(settings, settings.warehouse)
         if status != 0:
             raise TransformError(f"dbt build failed (exit code {status}): see the table above")
         if fresh and fresh[0] != 0:
-            print(STALE, flush=True)
+            print(dbt_steps.STALE, flush=True)
         return []
 
 
@@ -377,7 +348,7 @@ def transform(
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
         # source freshness in the same dbt process as the build (one start-up), after it
-        commands = [["build", *build_args], *([FRESHNESS] if freshness else [])]
+        commands = [["build", *build_args], *([dbt_steps.FRESHNESS] if freshness else [])]
         status, *fresh = run_dbt(commands, copy, quarterly=bool(quarterly))
         with timed("summary of test warnings"):
             summarise(settings, copy)
@@ -388,7 +359,7 @@ def transform(
                 f"build is kept in {copy.parent} for inspection until the next transform"
             )
         if fresh and fresh[0] != 0:
-            print(STALE, flush=True)
+            print(dbt_steps.STALE, flush=True)
         atomic.kill_point("transform:after_dbt")
         try:
             with timed("checkpoint"):

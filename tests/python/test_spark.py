@@ -13,6 +13,7 @@ snapshot the same versions.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,6 +62,11 @@ class Build:
         return self.folder / "spark_run_results.json"
 
     @property
+    def spark_output(self) -> Path:
+        """What the Spark transform printed."""
+        return self.folder / "spark_transform.out"
+
+    @property
     def duck(self) -> Path:
         """The DuckDB warehouse (marts in `main`, the snapshot in `snapshots`)."""
         return self.folder / "w.duckdb"
@@ -76,13 +82,15 @@ class Build:
         return self.folder / "spark_snapshot"
 
 
-def build_on_both_engines(state: State) -> None:
+def build_on_both_engines(state: State, freshness: bool) -> None:
     state.dbt("build", CC_TARGET="duckdb")  # into state/w.duckdb; run results in <root>/target
     # what `CC_TARGET=spark make transform` runs
-    state.python(
-        "cc_warehouse.transform", "--no-freshness", "--log-path", str(state.root / "logs_spark"),
+    result = state.python(
+        "cc_warehouse.transform", *([] if freshness else ["--no-freshness"]),
+        "--log-path", str(state.root / "logs_spark"),
         CC_TARGET="spark", DBT_TARGET_PATH=str(state.root / "target_spark"),
     )  # fmt: skip
+    (state.root / "spark_transform.out").write_text(result.stdout)
 
 
 def keep(state: State, name: str) -> Build:
@@ -90,6 +98,7 @@ def keep(state: State, name: str) -> Build:
     build.folder.mkdir()
     shutil.copy(state.root / "target" / "run_results.json", build.duck_results)
     shutil.copy(state.root / "target_spark" / "run_results.json", build.spark_results)
+    shutil.copy(state.root / "spark_transform.out", build.spark_output)
     shutil.copy(state.warehouse, build.duck)
     wal = state.warehouse.with_name(state.warehouse.name + ".wal")
     if wal.exists():
@@ -114,7 +123,7 @@ def city(tmp_path_factory) -> State:
 
 @pytest.fixture(scope="module")
 def first(city) -> Build:
-    build_on_both_engines(city)
+    build_on_both_engines(city, freshness=True)
     return keep(city, "first")
 
 
@@ -124,7 +133,7 @@ def second(city, first) -> Build:
     again on both engines: Spark rebuilds its tables and its snapshot takes the update path."""
     write_correction(city)
     city.python("cc_warehouse.load", "--no-validate")
-    build_on_both_engines(city)
+    build_on_both_engines(city, freshness=False)
     return keep(city, "second")
 
 
@@ -276,3 +285,14 @@ def test_spark_keeps_its_files_beside_the_warehouse(city, first):
     assert (state / "spark" / "warehouse" / "audit.db").is_dir()
     # nothing of Spark's lands in the repository
     assert not (ROOT / "metastore_db").exists() and not (ROOT / "spark-warehouse").exists()
+
+
+def test_source_freshness_runs_in_the_spark_build_s_dbt_process(first, second):
+    """One dbt process (cc_warehouse.dbt_steps, which prints each command's seconds), so one
+    Spark session, builds and then checks freshness; `--no-freshness` leaves the check out."""
+    with_check = first.spark_output.read_text()
+    assert re.search(r"^dbt build: [0-9.]+ s\ndbt source freshness: [0-9.]+ s$", with_check, re.MULTILINE)
+    assert "older than allowed" not in with_check  # the check itself succeeded on Spark
+    without = second.spark_output.read_text()
+    assert re.search(r"^dbt build: [0-9.]+ s$", without, re.MULTILINE)
+    assert "dbt source freshness" not in without
