@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import config
+from . import atomic, config
 
 SCRIPTS = Path(__file__).resolve().parent.parent  # where the child finds this module
 # `dbt source freshness` as the transforms run it after the build, and what they say when a
@@ -36,6 +36,16 @@ def _die_with_parent() -> None:
     """In the dbt child: be killed when the transform dies, so no orphan keeps writing."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def build_then_freshness(dbt_args: list[str], freshness: bool) -> list[list[str]]:
+    """`dbt build` with these options and then, if asked, the freshness check."""
+    return [["build", *dbt_args], *([FRESHNESS] if freshness else [])]
+
+
+def stale(codes: list[int | None]) -> bool:
+    """Whether a command after the build (the freshness check) ran and failed."""
+    return any(code not in (0, None) for code in codes[1:])
 
 
 def run(commands: list[list[str]], env: dict[str, str]) -> list[int | None]:
@@ -84,19 +94,12 @@ def label(command: list[str]) -> str:
     return "dbt " + " ".join(words)
 
 
-def write_codes(path: Path, codes: list[int]) -> None:
-    """Whole or not at all (a rename), so that a kill never leaves half a list."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(codes))
-    os.replace(temporary, path)
-
-
 def main(argv: list[str]) -> int:
     from dbt.cli.main import dbtRunner  # imported here: the start-up this module shares
 
     codes_file = Path(argv[0])
     codes: list[int] = []
-    write_codes(codes_file, codes)
+    atomic.write_atomically(codes_file, json.dumps(codes))  # a kill never leaves half a list
     runner = dbtRunner()
     for command in commands(argv[1:]):
         started = time.perf_counter()
@@ -105,7 +108,7 @@ def main(argv: list[str]) -> int:
         if result.exception is not None:
             print(f"{label(command)}: {result.exception}", file=sys.stderr, flush=True)
         codes.append(code)
-        write_codes(codes_file, codes)
+        atomic.write_atomically(codes_file, json.dumps(codes))
         print(f"{label(command)}: {time.perf_counter() - started:.1f} s", flush=True)
         if code != 0:
             break

@@ -258,12 +258,10 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
         # The freshness check in the build's dbt process, after it (one Spark session), and
         # before this process starts Spark to copy the marts: the session's Derby metastore
         # can be open in one process at a time, and ours stays open until we exit.
-        status, *fresh = run_dbt(
-            settings, [["build", *dbt_args], *([dbt_steps.FRESHNESS] if freshness else [])]
-        )
+        codes = run_dbt(settings, dbt_steps.build_then_freshness(dbt_args, freshness))
+        status = codes[0]
         if not run_results.exists():
             raise SparkTransformError(f"dbt build --target spark failed (exit code {status})")
-        stale = bool(fresh) and fresh[0] not in (0, None)
         copy = copy_from_spark(settings, stored_failures(run_results))
         rows = dbt_summary.summarise(
             run_results, copy, settings.reports_dir / "data_quality" / "dbt_test_warnings.csv"
@@ -274,7 +272,7 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
                 f"dbt build --target spark failed (exit code {status}): see the table above and "
                 "logs/dbt.log; the published copies are unchanged"
             )
-        if stale:
+        if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
         try:
             staged = publish.stage(settings, copy)

@@ -289,12 +289,11 @@ def summarise(settings: config.Settings, copy: Path) -> None:
 def transform_in_place(settings: config.Settings, dbt_args: list[str], freshness: bool) -> list[str]:
     """Another target (Spark) keeps its tables elsewhere: dbt builds them where they are."""
     with atomic.pipeline_lock(settings, "transform"):
-        commands = [["build", *dbt_args], *([dbt_steps.FRESHNESS] if freshness else [])]
-        status, *fresh = run_dbt(commands, settings.warehouse)
+        codes = run_dbt(dbt_steps.build_then_freshness(dbt_args, freshness), settings.warehouse)
         summarise(settings, settings.warehouse)
-        if status != 0:
-            raise TransformError(f"dbt build failed (exit code {status}): see the table above")
-        if fresh and fresh[0] != 0:
+        if codes[0] != 0:
+            raise TransformError(f"dbt build failed (exit code {codes[0]}): see the table above")
+        if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
         return []
 
@@ -348,8 +347,8 @@ def transform(
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
         # source freshness in the same dbt process as the build (one start-up), after it
-        commands = [["build", *build_args], *([dbt_steps.FRESHNESS] if freshness else [])]
-        status, *fresh = run_dbt(commands, copy, quarterly=bool(quarterly))
+        codes = run_dbt(dbt_steps.build_then_freshness(build_args, freshness), copy, bool(quarterly))
+        status = codes[0]
         with timed("summary of test warnings"):
             summarise(settings, copy)
         if status != 0:
@@ -358,7 +357,7 @@ def transform(
                 f"dbt build {how}: see the table above and logs/dbt.log. {UNCHANGED}; the failed "
                 f"build is kept in {copy.parent} for inspection until the next transform"
             )
-        if fresh and fresh[0] != 0:
+        if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
         atomic.kill_point("transform:after_dbt")
         try:
