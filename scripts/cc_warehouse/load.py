@@ -226,77 +226,26 @@ def _nhs_columns(feed: Feed) -> list[str]:
     return [column.name for column in feed.columns if column.kind == "nhs"]
 
 
-class Pseudonyms:
-    """The pseudonyms of the NHS numbers met in a run, so that a number is hashed only once.
+def pseudonymised_sql(feed: Feed, rows: str) -> str:
+    """`rows` (some rows of `checked`, as a relation) with every valid NHS number replaced by
+    its pseudonym, using the hmac_* parameters (`key_params`).
 
-    A number comes back in other rows, files and feeds (a baby in maternity, then at both of
-    its health visiting reviews, and in the next extract when a record is resent), mostly
-    within a few extract dates. Temporary tables, one per extract date, hold the ten digits
-    and the pseudonym of the numbers first met at that date; only the latest KEPT dates are
-    kept, so memory stays bounded however long the run. They live only in memory (or
-    DuckDB's temp directory) while the run lasts and are never committed.
+    The HMAC is computed in the statement that writes the rows. Hashing every number as it
+    is written, even one met in an earlier row or file, costs less than looking the numbers
+    up: at England the joins to a table of numbers already hashed took longer than the
+    hashing they saved.
     """
+    columns = _nhs_columns(feed)
+    if not columns:
+        return rows
+    replaced = ", ".join(f"{hmac_sql(f'v_{name}')} as v_{name}" for name in columns)
+    return f"(select file_rows.* replace ({replaced}) from {rows} as file_rows)"
 
-    KEPT = 3
 
-    def __init__(self) -> None:
-        self.tables: list[tuple[dt.date, str]] = []
-        self.created = 0
-
-    def add(self, con: duckdb.DuckDBPyConnection, feed: Feed, key: PseudoKey, extract_date: dt.date) -> int:
-        """Make `file_pseudonyms`, the pseudonym of every number of `checked`, hashing only
-        the numbers not met before; returns how many were hashed.
-
-        The kept tables are read once per file here, and the file's rows are then joined to
-        this table of the file's own numbers, which is smaller.
-        """
-        columns = _nhs_columns(feed)
-        if not columns:
-            return 0
-        if not self.tables or self.tables[-1][0] != extract_date:
-            self.created += 1
-            table = f"run_pseudonyms_{self.created}"
-            con.execute(f"create temp table {table} (digits varchar, pseudonym varchar)")
-            self.tables.append((extract_date, table))
-            for _, old in self.tables[: -self.KEPT]:
-                con.execute(f"drop table {old}")
-            self.tables = self.tables[-self.KEPT :]
-        numbers = " union all ".join(
-            f"select v_{name} as digits from checked where v_{name} is not null" for name in columns
-        )
-        known = " union all ".join(f"select digits, pseudonym from {table}" for _, table in self.tables)
-        con.execute(
-            f"""create or replace temp table file_pseudonyms as
-            select digits, known.pseudonym is null as is_new,
-                case when known.pseudonym is null then {hmac_sql("digits")} else known.pseudonym end
-                    as pseudonym
-            from (select distinct digits from ({numbers})) as numbers
-            left join ({known}) as known using (digits)""",
-            key.params(),
-        )
-        (added,) = con.execute(
-            f"insert into {self.tables[-1][1]} select digits, pseudonym from file_pseudonyms where is_new"
-        ).fetchone()
-        return added
-
-    def written_sql(self, feed: Feed, rows: str) -> str:
-        """`rows` (some rows of `checked`, as a relation) with every valid NHS number replaced
-        by its pseudonym."""
-        columns = _nhs_columns(feed)
-        if not columns:
-            return rows
-        replaced = ", ".join(f"pseudo_{name}.pseudonym as v_{name}" for name in columns)
-        joins = " ".join(
-            f"left join file_pseudonyms as pseudo_{name} on pseudo_{name}.digits = file_rows.v_{name}"
-            for name in columns
-        )
-        return f"(select file_rows.* replace ({replaced}) from {rows} as file_rows {joins})"
-
-    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("drop table if exists file_pseudonyms")
-        for _, table in self.tables:
-            con.execute(f"drop table if exists {table}")
-        self.tables = []
+def key_params(feed: Feed, key: PseudoKey) -> dict[str, bytes]:
+    """The key's parameters for a statement over `pseudonymised_sql` (DuckDB refuses
+    parameters a statement does not use, and a feed without NHS numbers uses none)."""
+    return key.params() if _nhs_columns(feed) else {}
 
 
 def load_file(
@@ -308,10 +257,8 @@ def load_file(
     key: PseudoKey,
     is_demo: bool = False,
     stages: Stages | None = None,
-    pseudonyms: Pseudonyms | None = None,
 ) -> FileResult:
     stages = stages if stages is not None else Stages()
-    pseudonyms = pseudonyms if pseudonyms is not None else Pseudonyms()
     feed = FEEDS[landing_file.feed]
     con.register("incoming", parsed.table)
     if is_demo:
@@ -324,8 +271,6 @@ def load_file(
     _register_flagged(con, feed, parsed)
     con.unregister("incoming")
     stages.done("check")
-    pseudonyms.add(con, feed, key, landing_file.extract_date)
-    stages.done("pseudonymise")
     meta = {
         "file_name": landing_file.name,
         "extract_date": landing_file.extract_date,
@@ -337,16 +282,15 @@ def load_file(
         con.execute(f"delete from raw.{feed.name}")
     outputs = ", ".join(c.output for c in feed.columns)
     values = ", ".join(f"v_{c.name}" for c in feed.columns)
-    accepted_rows = pseudonyms.written_sql(feed, "(select * from checked where reason is null)")
+    accepted_rows = pseudonymised_sql(feed, "(select * from checked where reason is null)")
     con.execute(
         f"""insert into raw.{feed.name} ({outputs}, file_name, extract_date, source_row, loaded_at)
         select {values}, $file_name, $extract_date, source_row, $loaded_at
         from {accepted_rows} as accepted""",
-        {k: meta[k] for k in ("file_name", "extract_date", "loaded_at")},
+        {**{k: meta[k] for k in ("file_name", "extract_date", "loaded_at")}, **key_params(feed, key)},
     )
-    # The few quarantined rows meet the pseudonyms alone, not every row of the file.
-    quarantined_rows = pseudonyms.written_sql(feed, "(select * from checked where reason is not null)")
-    _quarantine(con, feed, quarantined_rows, parsed.bad_rows, meta)
+    quarantined_rows = pseudonymised_sql(feed, "(select * from checked where reason is not null)")
+    _quarantine(con, feed, quarantined_rows, parsed.bad_rows, meta, key_params(feed, key))
     issues = _field_issues(con, feed, meta)
     accepted, quarantined = con.execute(
         "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
@@ -399,6 +343,7 @@ def _quarantine(
     quarantined_rows: str,
     bad_rows: list[tuple[int, str]],
     meta: dict,
+    params: dict[str, bytes],
 ) -> None:
     columns = "run_id, file_name, feed, source_row, reason, record_key, raw_record, loaded_at"
     con.execute(
@@ -406,7 +351,7 @@ def _quarantine(
         select $run_id, $file_name, $feed, source_row, reason, r_{feed.key}, {_record_json(feed)},
             $loaded_at
         from {quarantined_rows} as quarantined join flagged using (source_row)""",
-        {k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")},
+        {**{k: meta[k] for k in ("run_id", "file_name", "feed", "loaded_at")}, **params},
     )
     if not bad_rows:
         return
@@ -634,7 +579,6 @@ def _run_locked(
         ensure_schema(con)
         check_key(con, key)
         files = [*references, *extracts]
-        pseudonyms = Pseudonyms()
         known = dict(
             con.execute(
                 "select file_name, arg_max(sha256, loaded_at) from raw.load_log group by file_name"
@@ -669,9 +613,7 @@ def _run_locked(
                     )
                 stages = Stages()
                 stages.seconds["read and parse"] = prepared.seconds
-                result = load_file(
-                    con, landing_file, parsed, run_id, started, key, is_demo, stages, pseudonyms
-                )
+                result = load_file(con, landing_file, parsed, run_id, started, key, is_demo, stages)
                 encoding, ignored = parsed.encoding, parsed.ignored_columns
                 del parsed, prepared
                 con.execute(
@@ -707,7 +649,6 @@ def _run_locked(
         if boundaries is not None:
             features = load_boundaries(con, boundaries, started)
             log(f"reference/{boundaries.name}: {features} LSOA boundaries")
-        pseudonyms.drop(con)
         if not con.execute("select count(*) from raw.postcode_lsoa").fetchall()[0][0]:
             raise LoadError("reference/postcode_lsoa.csv is missing and none was loaded before")
         con.execute(
