@@ -55,6 +55,43 @@ def test_the_floor_reads_only_the_raw_zone_and_code_lists() -> None:
     assert not [name for name in models if name in text], "the floor must not read a model"
 
 
+def test_the_load_floor_writes_every_row_with_the_loader_s_pseudonyms(city: State, tmp_path: Path) -> None:
+    """The load floor does the part of the loader's work no loader can leave out: every row
+    read and written, every NHS number replaced by the same HMAC-SHA256 as the loader's."""
+    assert bench.load_floor(city.landing, tmp_path) == 0
+    floor = duckdb.connect(str(tmp_path / "load_floor.duckdb"), read_only=True)
+    warehouse = duckdb.connect(str(city.warehouse), read_only=True)
+    try:
+        tables = [name for (name,) in floor.execute("select table_name from duckdb_tables()").fetchall()]
+        floor_rows = sum(floor.execute(f"select count(*) from {table}").fetchone()[0] for table in tables)
+        read = warehouse.execute("select sum(rows_read) from raw.load_log").fetchone()[0]
+        values = " union all ".join(
+            f"select {column} as value from {table}"
+            for table in tables
+            for (column,) in floor.execute(
+                "select column_name from duckdb_columns() "
+                "where table_name = ? and column_name like '%nhs_number'",
+                [table],
+            ).fetchall()
+        )
+        kinds = floor.execute(
+            f"""select count(*) filter (where regexp_full_match(value, '[0-9a-f]{{64}}')),
+                count(*) filter (where value is not null), list(distinct value)
+            from ({values})"""
+        ).fetchone()
+        loaded = warehouse.execute(
+            "select list(distinct child_pseudo_id) from raw.health_visiting"
+        ).fetchone()[0]
+    finally:
+        floor.close()
+        warehouse.close()
+    assert len(tables) >= 4  # files with the same columns are read together
+    assert 0.98 * read <= floor_rows <= read
+    assert kinds[0] == kinds[1] > 0  # no NHS number is written in clear
+    # the same key and HMAC: the numbers sent clean get the loader's pseudonyms
+    assert len(set(loaded) & set(kinds[2])) >= 0.9 * len(loaded)
+
+
 def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
     out = tmp_path / "results"
     work = tmp_path / "work"
@@ -79,6 +116,7 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
     assert list(stages) == [
         "generate", "load_base", "transform_base", "load_new_quarter", "transform_new_quarter",
         "transform_full", "transform_no_change", "publish", "models", "floor", "raw_scan",
+        "load_floor",
     ]  # fmt: skip
     for stage in stages.values():
         assert stage["exit_code"] == 0 and stage["seconds"] > 0 and stage["peak_rss_bytes"] > 2**20
@@ -91,6 +129,16 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
         figures["rows_generated"] / stages["generate"]["seconds"], rel=0.01
     )
     assert figures["load_rows_per_second"] > 0
+    # the load floor writes the rows the loader read (DuckDB skips the few it cannot parse)
+    assert 0.98 * figures["rows_loaded"] <= figures["load_floor_rows"] <= figures["rows_loaded"]
+    assert figures["load_floor_rows_per_second"] == pytest.approx(
+        figures["load_floor_rows"] / figures["load_floor_query_seconds"], rel=0.01
+    )
+    assert figures["load_over_floor"] == pytest.approx(
+        (stages["load_base"]["seconds"] + stages["load_new_quarter"]["seconds"])
+        / figures["load_floor_query_seconds"],
+        rel=0.01,
+    )
     assert figures["transform_no_change_skipped"] is True
     assert figures["transform_no_change_seconds"] < stages["transform_full"]["seconds"]
     for ratio in ("models_over_floor", "incremental_over_full", "models_over_floor_in_engine"):
@@ -118,10 +166,11 @@ def test_bench_without_builds_or_floor_measures_the_loads(tmp_path: Path) -> Non
     argv += ["--no-builds", "--no-floor"]
     assert bench.main([*argv, *tiny]) == 0
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert list(results["stages"]) == ["generate", "load_base", "load_new_quarter", "raw_scan"]
+    assert list(results["stages"]) == ["generate", "load_base", "load_new_quarter", "raw_scan", "load_floor"]
     assert results["builds"] is False and results["floor"] is False
     figures = results["figures"]
     assert figures["load_rows_per_second"] > 0 and figures["raw_scan_query_seconds"] > 0
+    assert figures["load_over_floor"] > 0
     assert figures["models_over_floor"] is None and figures["incremental_over_full"] is None
     assert "not measured (--no-builds or --no-floor)" in (out / "results.md").read_text(encoding="utf-8")
 
