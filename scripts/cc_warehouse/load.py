@@ -282,15 +282,16 @@ def load_file(
         con.execute(f"delete from raw.{feed.name}")
     outputs = ", ".join(c.output for c in feed.columns)
     values = ", ".join(f"v_{c.name}" for c in feed.columns)
+    hmac_params = key_params(feed, key)
     accepted_rows = pseudonymised_sql(feed, "(select * from checked where reason is null)")
     con.execute(
         f"""insert into raw.{feed.name} ({outputs}, file_name, extract_date, source_row, loaded_at)
         select {values}, $file_name, $extract_date, source_row, $loaded_at
         from {accepted_rows} as accepted""",
-        {**{k: meta[k] for k in ("file_name", "extract_date", "loaded_at")}, **key_params(feed, key)},
+        {**{k: meta[k] for k in ("file_name", "extract_date", "loaded_at")}, **hmac_params},
     )
     quarantined_rows = pseudonymised_sql(feed, "(select * from checked where reason is not null)")
-    _quarantine(con, feed, quarantined_rows, parsed.bad_rows, meta, key_params(feed, key))
+    _quarantine(con, feed, quarantined_rows, parsed.bad_rows, meta, hmac_params)
     issues = _field_issues(con, feed, meta)
     accepted, quarantined = con.execute(
         "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
