@@ -49,12 +49,16 @@ def stale(codes: list[int | None]) -> bool:
 
 
 def run(commands: list[list[str]], env: dict[str, str]) -> list[int | None]:
-    """Run dbt `commands` in turn in one child process with the environment `env`, each only
-    after the one before it succeeded: the exit code of each, None for one not run, and the
-    negative signal number for the one it was running if the child was killed. The child dies
-    with this process. OSError: the child could not be started."""
-    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))}
-    steps = [word for command in commands for word in ("--", *command)]
+    """Run dbt `commands` on this project in turn in one child process, each only after the one
+    before it succeeded: the exit code of each, None for one not run, and the negative signal
+    number for the one it was running if the child was killed. The child has this process's
+    environment with `env` on top (DBT_PROFILES_DIR, when unset, is the project's) and dies with
+    this process. OSError: the child could not be started."""
+    env = {**os.environ, **env}
+    env["DBT_PROFILES_DIR"] = env.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
+    project = ["--project-dir", str(config.PROJECT_ROOT)]
+    steps = [word for command in commands for word in ("--", *command, *project)]
     with tempfile.TemporaryDirectory(prefix="cc-dbt-") as scratch:
         codes_file = Path(scratch) / "codes.json"
         result = subprocess.run(

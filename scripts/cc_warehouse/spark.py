@@ -223,14 +223,8 @@ def _naive_timestamps(con: duckdb.DuckDBPyConnection, table: str) -> None:
 def run_dbt(settings: config.Settings, commands: list[list[str]]) -> list[int | None]:
     """Run dbt commands in turn on the Spark target in one dbt process, so one Spark session
     (dbt_steps.run): the exit code of each, None for one not run."""
-    env = {
-        **os.environ,
-        "CC_TARGET": "spark",
-        "CC_WAREHOUSE": str(settings.warehouse),
-        "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT),
-    }
-    options = ["--target", "spark", "--project-dir", str(config.PROJECT_ROOT)]
-    options += ["--target-path", str(target_path())]
+    env = {"CC_TARGET": "spark", "CC_WAREHOUSE": str(settings.warehouse)}
+    options = ["--target", "spark", "--target-path", str(target_path())]
     try:
         return dbt_steps.run([[*command, *options] for command in commands], env)
     except OSError as error:

@@ -258,15 +258,9 @@ def copy_warehouse(settings: config.Settings) -> Path:
 
 def run_dbt(commands: list[list[str]], copy: Path, quarterly: bool = False) -> list[int | None]:
     """Run dbt commands in turn against `copy` in one dbt process (dbt_steps.run)."""
-    env = {
-        **os.environ,
-        "CC_WAREHOUSE": str(copy),
-        "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT),
-        QUARTERLY_ENV: "true" if quarterly else "false",
-    }
-    project = ["--project-dir", str(config.PROJECT_ROOT)]
+    env = {"CC_WAREHOUSE": str(copy), QUARTERLY_ENV: "true" if quarterly else "false"}
     try:
-        return dbt_steps.run([[*command, *project] for command in commands], env)
+        return dbt_steps.run(commands, env)
     except OSError as error:
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
 
