@@ -101,7 +101,7 @@
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- if config.get('published') %}
-    {{ record_mart_change(target_relation, source, columns, condition) }}
+    {{ record_mart_change(target_relation, condition) }}
     {%- endif %}
     delete from {{ target_relation }}
     where {{ condition }};
@@ -114,19 +114,16 @@
     A quarterly build's record of what it replaced in the published marts (config
     `published`, dbt_project.yml), from which `make transform` updates the previous published
     copy in place instead of copying every mart again (scripts/cc_warehouse/publish.py): the
-    condition of the rows deleted, in mart_changes.replaced, and the new rows, in the table
-    mart_changes.<model>. Every build starts with an empty record (macro start_mart_changes).
+    condition of the rows deleted, in mart_changes.replaced. The new rows are the mart's rows
+    matching it (publish.py checks that they are all of them). Every build starts with an
+    empty record (macro start_mart_changes).
 -#}
-{% macro record_mart_change(target_relation, source, columns, condition) -%}
+{% macro record_mart_change(target_relation, condition) -%}
     {%- set replaced = api.Relation.create(
         database=target_relation.database, schema='mart_changes', identifier='replaced'
     ) -%}
-    {%- set new_rows = replaced.incorporate(path={'identifier': target_relation.identifier}) -%}
     insert into {{ replaced }}
     values ('{{ target_relation.identifier }}', '{{ condition | replace("'", "''") }}');
-
-    create table {{ new_rows }} as
-    select {{ columns }} from {{ source }};
 {%- endmacro %}
 
 {#-

@@ -18,9 +18,11 @@ until the one after.
 After a quarterly build, the new version starts from a copy of the previous one, when that
 was published from the warehouse the build started from (`source.json` in each version names
 the build by its fingerprint), and each mart the build updated in part is updated the same way:
-the rows it replaced are deleted and its new rows inserted, from the build's record of them
-(schema mart_changes, macro record_mart_change). Every other mart is copied whole. Either way
-the version holds what the warehouse holds. The Parquet files of a mart updated in part are
+the rows it replaced are deleted and its new rows inserted, from the build's record of the
+condition of the rows it replaced (schema mart_changes, macro record_mart_change): its new rows
+are the mart's rows that match it. Every other mart is copied whole, and so is a mart whose
+copy would then not number the mart's rows. Either way the version holds what the warehouse
+holds. The Parquet files of a mart updated in part are
 written again for the years its replaced and new rows fall in only; the other years' files are
 the previous version's (hard links: a Parquet file cannot be changed in part).
 """
@@ -65,7 +67,7 @@ def mart_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
 
 def mart_changes(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, str]:
     """What the build replaced in each mart it updated in part: {mart: condition of the rows
-    deleted}; its new rows are in <catalog>.mart_changes.<mart>. Empty after a full build."""
+    deleted}, which its new rows match too. Empty after a full build."""
     try:
         rows = con.execute(
             f"select model_name, replaced_where from {catalog}.mart_changes.replaced"
@@ -94,13 +96,16 @@ def version_source(version: Path) -> str | None:
 
 def update_in_place(con: duckdb.DuckDBPyConnection, catalog: str, table: str, replaced_where: str) -> bool:
     """Replace in the published copy of `table` (a copy of the previous version's) the rows the
-    build replaced, as the build did; False, with the copy untouched, if its rows then do not
-    number the warehouse's (a previous version that was not the build's starting point)."""
+    build replaced by the warehouse's rows matching the same condition; False, with the copy
+    untouched, if its rows then do not number the warehouse's: a previous version that was not
+    the build's starting point, or new rows that do not all match the condition (the copy's
+    rows number the warehouse's exactly when it holds them)."""
     con.execute("begin")
     try:
         con.execute(f"delete from published.main.{table} where {replaced_where}")
         con.execute(
-            f"insert into published.main.{table} by name select * from {catalog}.mart_changes.{table}"
+            f"insert into published.main.{table} by name "
+            f"select * from {catalog}.main.{table} where {replaced_where}"
         )
         counts = con.execute(
             f"select (select count(*) from published.main.{table}), "
@@ -127,10 +132,10 @@ def is_yearly(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> bool:
 
 def changed_years(con: duckdb.DuckDBPyConnection, catalog: str, table: str, replaced_where: str) -> set:
     """The years (of period_start) of the published rows the build replaced in `table` and of
-    its new rows, read before the published copy is updated."""
+    the warehouse's rows that replace them, read before the published copy is updated."""
     rows = con.execute(
         f"select distinct year(period_start) from published.main.{table} where {replaced_where} "
-        f"union select distinct year(period_start) from {catalog}.mart_changes.{table}"
+        f"union select distinct year(period_start) from {catalog}.main.{table} where {replaced_where}"
     ).fetchall()
     return {year for (year,) in rows}
 
