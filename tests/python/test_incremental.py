@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cc_warehouse import bench
+from cc_warehouse import bench, publish
 from cc_warehouse.csvfile import decode
 from pipeline import State
 
@@ -494,3 +494,36 @@ def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]
     assert len(combination) == 1 and "loaded_at" not in combination[0]
     # as do the tests of the models rebuilt whole
     assert "dbt_subquery" not in quarterly["not_null_fct_indicator_spc_indicator_id.sql"]
+
+
+def test_a_published_mart_is_updated_in_place_only_when_its_new_rows_match_the_condition(
+    tmp_path: Path,
+) -> None:
+    """The published copy of a mart (the previous version's) gets the build's delete of the rows
+    matching the recorded condition and the warehouse's rows matching it; when a new row lies
+    outside the condition the copy would miss it, so it is left as it was (and copied whole)."""
+    con = duckdb.connect()
+    con.execute("attach ? as published", [str(tmp_path / "published.duckdb")])
+    con.execute("attach ? as warehouse", [str(tmp_path / "warehouse.duckdb")])
+
+    def mart(database: str, values: str) -> None:
+        con.execute(
+            f"create or replace table {database}.main.fct_x as "
+            f"select * from (values {values}) as t(period, figure)"
+        )
+
+    def published() -> list[tuple[int, str]]:
+        return con.execute("select * from published.main.fct_x order by all").fetchall()
+
+    previous = "(1, 'a'), (2, 'b'), (3, 'old')"
+    # the build replaced period 3 and added period 4
+    mart("warehouse", "(1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
+    mart("published", previous)
+    assert publish.update_in_place(con, "warehouse", "fct_x", "period >= 3")
+    assert published() == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    # a new row outside the condition (a second row of period 2): left as it was
+    mart("warehouse", "(1, 'a'), (2, 'b'), (2, 'z'), (3, 'c')")
+    mart("published", previous)
+    assert not publish.update_in_place(con, "warehouse", "fct_x", "period >= 3")
+    assert published() == [(1, "a"), (2, "b"), (3, "old")]
+    con.close()
