@@ -17,14 +17,14 @@ until the one after.
 
 After a quarterly build, the new version starts from a copy of the previous one, when that
 was published from the warehouse the build started from (`source.json` in each version names
-the build by its fingerprint), and each mart the build updated in part is updated the same way:
-the rows it replaced are deleted and its new rows inserted, from the build's record of the
-condition of the rows it replaced (schema mart_changes, macro record_mart_change): its new rows
-are the mart's rows that match it. Every other mart is copied whole, and so is a mart whose
-copy would then not number the mart's rows. Either way the version holds what the warehouse
-holds. The Parquet files of a mart updated in part are
-written again for the years its replaced and new rows fall in only; the other years' files are
-the previous version's (hard links: a Parquet file cannot be changed in part).
+the build by its fingerprint), and each mart the build updated in part is updated the same way.
+The build recorded the condition of the rows it replaced (schema mart_changes, macro
+record_mart_change); the rows matching it are deleted from the copy, and the warehouse's rows
+matching it, the new ones, inserted. Every other mart is copied whole, and so is a mart whose
+copy would then not number the warehouse's rows. Either way the version holds what the
+warehouse holds. The Parquet files of a mart updated in part are written again for the years
+its replaced and new rows fall in only; the other years' files are the previous version's
+(hard links: a Parquet file cannot be changed in part).
 """
 
 from __future__ import annotations
