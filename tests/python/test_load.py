@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -439,3 +440,45 @@ def test_files_left_unvalidated_are_validated_by_the_next_load(tmp_path, landing
     totals = load.run(settings(tmp_path), validate_with_ge=True)
     assert totals["files_loaded"] == 0
     assert query(tmp_path, "select count(*), bool_and(ge_success) from load_log") == [(6, True)]
+
+
+def test_each_file_s_line_gives_its_rows_seconds_rate_and_stages(tmp_path, landing, capsys):
+    """The progress of a long load: a line per file with its rows, its seconds, its rate and
+    the seconds of each stage (reading and parsing, checking, writing)."""
+    maternity(tmp_path, MATERNITY_ROWS)
+    run(tmp_path)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("maternity/")]
+    number = r"[0-9][0-9,.]*"
+    assert len(lines) == 1, lines
+    assert re.fullmatch(
+        rf"maternity/\S+\.csv: 2 read, 2 accepted, 0 quarantined, \d+ field issues "
+        rf"\({number} s, {number} rows/s, utf-8; waited {number} s for "
+        rf"read and parse {number} s, check {number} s, write {number} s\)",
+        lines[0],
+    ), lines[0]
+
+
+def test_duckdb_settings_have_defaults_for_this_machine_and_can_be_overridden(tmp_path, monkeypatch):
+    def settings_of(con: duckdb.DuckDBPyConnection) -> tuple:
+        names = ("threads", "memory_limit", "preserve_insertion_order", "temp_directory")
+        return tuple(con.execute(f"select current_setting('{name}')").fetchone()[0] for name in names)
+
+    for name in (
+        "CC_DUCKDB_THREADS",
+        "CC_DUCKDB_MEMORY_LIMIT",
+        "CC_DUCKDB_PRESERVE_ORDER",
+        "CC_DUCKDB_TEMP_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    con = load.connect(tmp_path / "default.duckdb")
+    # two threads, the loader's 3GB (shown in GiB), no insertion order, spilling beside the file
+    assert settings_of(con) == (2, "2.7 GiB", False, f"{tmp_path / 'default.duckdb'}.tmp")
+    con.close()
+
+    monkeypatch.setenv("CC_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("CC_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("CC_DUCKDB_PRESERVE_ORDER", "true")
+    monkeypatch.setenv("CC_DUCKDB_TEMP_DIR", str(tmp_path / "spill"))
+    con = load.connect(tmp_path / "overridden.duckdb")
+    assert settings_of(con) == (1, "953.6 MiB", True, str(tmp_path / "spill"))
+    con.close()
