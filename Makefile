@@ -18,7 +18,7 @@ SEED ?= 42
 DBT := $(BIN)/dbt
 
 
-.PHONY: setup system-packages demo load transform reports newsletter build test lint docs clean lock bench
+.PHONY: setup system-packages demo load transform reports newsletter build test lint docs clean lock bench audit
 
 setup: $(STAMP)
 
@@ -65,6 +65,10 @@ reports: $(STAMP) system-packages
 # One quarter's newsletters only: make newsletter PERIOD='2024/25 Q3'
 newsletter: $(STAMP) system-packages
 	$(BIN)/python -m cc_warehouse.newsletter $(if $(PERIOD),--period "$(PERIOD)")
+
+# What an attacker could work out about each hidden public count (docs/methods.md)
+audit: $(STAMP)
+	$(BIN)/python -m cc_warehouse.disclosure_audit
 
 build: setup system-packages demo load transform reports
 

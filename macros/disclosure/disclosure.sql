@@ -11,6 +11,16 @@
     7
 {%- endmacro %}
 
+{#-
+    Secondary suppression goes on in a group (counts adding up to a shown total) until it
+    hides two counts or more adding up to at least this: with less, the hidden counts
+    together are known to be small, and so is each of them. 8 + 7: each hidden count could
+    then be anything from the threshold down by 7 as far as the group shows.
+-#}
+{% macro disclosure_least_hidden_sum() -%}
+    15
+{%- endmacro %}
+
 {#- Shown counts are rounded to the nearest multiple of this. -#}
 {% macro disclosure_rounding_base() -%}
     5

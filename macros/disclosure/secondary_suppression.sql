@@ -30,7 +30,11 @@
 -#}
 {% macro secondary_suppression_reason() -%}
     case
-        when suppressed_members != 1 or margin_shown != 1 then null
+        when margin_shown != 1 or suppressed_members = 0 then null
+        when
+            suppressed_members > 1
+            and hidden_sum >= {{ disclosure_least_hidden_sum() }}
+            then null
         when hiding_order = next_to_hide and group_key % 4 = 0 then 'secondary_centres'
         when hiding_order = next_to_hide then 'secondary_breakdowns'
         when is_margin and next_to_hide is null then 'secondary_total'
@@ -52,7 +56,14 @@
             case when live_memberships.is_margin and {{ cells }}.suppression is null then 1 else 0 end
         ) over (partition by live_memberships.group_key) as margin_shown,
         min(case when {{ cells }}.suppression is null then live_memberships.hiding_order end)
-            over (partition by live_memberships.group_key) as next_to_hide
+            over (partition by live_memberships.group_key) as next_to_hide,
+        sum(
+            case
+                when not live_memberships.is_margin and {{ cells }}.suppression is not null
+                    then live_memberships.exact_count
+                else 0
+            end
+        ) over (partition by live_memberships.group_key) as hidden_sum
 {%- endmacro %}
 
 {% macro default__secondary_suppression_rounds(rounds) %}

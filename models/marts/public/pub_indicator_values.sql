@@ -10,9 +10,10 @@
        recovered as a shown total minus the other shown counts:
          - the centres of a local authority add up to the local authority ('centres');
          - the categories of a breakdown add up to the area's 'all' row ('breakdowns').
-       Where exactly one count of such a group is hidden and its total is shown, the
-       smallest shown non-zero count of the group is hidden too (or, where there is none,
-       the total). Hiding one count can expose another group, so this is repeated
+       Where exactly one count of such a group is hidden and its total is shown, or its
+       hidden counts add up to less than disclosure_least_hidden_sum() (15), so that each
+       would be known to be small, the smallest shown non-zero count of the group is
+       hidden too (or, where there is none, the total). Hiding one count can expose another group, so this is repeated
        (var disclosure_secondary_rounds); tests/disclosure checks that no group is left
        with one hidden count.
     3. Shown counts are rounded to the nearest 5; percentages, computed from the exact
@@ -227,6 +228,7 @@ ordered_memberships as (
         memberships.group_key,
         memberships.cell_id,
         memberships.is_margin,
+        cells_0.exact_count,
         case
             when not memberships.is_margin and cells_0.exact_count > 0
                 then row_number() over (
@@ -234,12 +236,6 @@ ordered_memberships as (
                     order by cells_0.exact_count asc, cells_0.cell_id asc
                 )
         end as hiding_order,
-        sum(
-            case
-                when not memberships.is_margin and cells_0.suppression is not null then 1
-                else 0
-            end
-        ) over (partition by memberships.group_key) as primary_suppressed_members,
         max(case when memberships.is_margin and cells_0.suppression is null then 1 else 0 end)
             over (partition by memberships.group_key) as primary_margin_shown
 
@@ -249,19 +245,20 @@ ordered_memberships as (
 
 ),
 
--- Suppression only ever grows, so a group with two hidden counts, or with its total hidden,
--- after primary suppression can never hide anything: the rounds leave such groups out, and
--- a count that is in no other group keeps its primary suppression.
+-- Suppression only ever grows, so a group with its total hidden after primary suppression
+-- can never hide anything: the rounds leave such groups out, and a count that is in no
+-- other group keeps its primary suppression.
 live_memberships as (
 
     select
         group_key,
         cell_id,
         is_margin,
+        exact_count,
         hiding_order
 
     from ordered_memberships
-    where primary_suppressed_members <= 1 and primary_margin_shown = 1
+    where primary_margin_shown = 1
 
 ),
 

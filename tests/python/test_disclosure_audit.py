@@ -1,0 +1,171 @@
+"""The disclosure audit (cc_warehouse.disclosure_audit) finds what an attacker can work out.
+
+Each test publishes a small table the way pub_indicator_values does (rounded counts, NULL
+where hidden) beside its true counts, and checks what the audit says of the hidden counts.
+The leaks are the ones found in the published demo city (issue 23); the audit must find
+each, and must pass a pattern that protects.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from cc_warehouse import disclosure_audit
+
+FY = {
+    "period_type": "financial_year",
+    "period_label": "2023/24",
+    "period_start": "2023-04-01",
+    "period_end": "2024-03-31",
+}
+GROUPS = {
+    "all": "all",
+    "mother_under_20": "mother_age",
+    "mother_20_plus": "mother_age",
+    "age_unknown": "mother_age",
+}
+
+
+def _round(count: int) -> int | None:
+    if 1 <= count <= disclosure_audit.LARGEST_HIDDEN:
+        return None
+    return int(round(count / 5) * 5)
+
+
+def cell(area: str, breakdown: str, numerator: int, denominator: int, hide=(), period=FY, **extra) -> dict:
+    """One row: true counts, and what is published (rounded; hidden where small or in `hide`)."""
+    shown_n = None if "numerator" in hide or denominator <= 7 else _round(numerator)
+    shown_d = None if "denominator" in hide else _round(denominator)
+    return {
+        "indicator_id": extra.get("indicator_id", "smoking_at_delivery"),
+        "area_type": "la" if area == "E06" else "centre",
+        "area_code": area,
+        "la_code": "E06",
+        **period,
+        "breakdown": breakdown,
+        "breakdown_group": GROUPS[breakdown],
+        "numerator": shown_n,
+        "denominator": shown_d,
+        "true_numerator": numerator,
+        "true_denominator": denominator,
+    }
+
+
+def audit(rows: list[dict]) -> disclosure_audit.AuditResult:
+    frame = pd.DataFrame(rows)
+    con = duckdb.connect()
+    published = frame.drop(columns=["true_numerator", "true_denominator"])
+    exact = frame.drop(columns=["numerator", "denominator"]).rename(
+        columns={"true_numerator": "numerator", "true_denominator": "denominator"}
+    )
+    con.register("published_rows", published)
+    con.register("exact_rows", exact)
+    con.execute(
+        """create table pub_indicator_values as select * replace (
+               cast(period_start as date) as period_start, cast(period_end as date) as period_end,
+               cast(numerator as bigint) as numerator, cast(denominator as bigint) as denominator)
+           from published_rows"""
+    )
+    con.execute("create table fct_indicator_values as select * from exact_rows")
+    return disclosure_audit.audit(con)
+
+
+def unprotected(result: disclosure_audit.AuditResult) -> set[tuple[str, str, str]]:
+    return {(r.area_code, r.breakdown, r.kind) for r in result.unprotected.itertuples()}
+
+
+def test_a_hidden_centre_beside_a_shown_city_and_shown_centres_is_found():
+    rows = [
+        cell("E06", "all", 41, 101),
+        cell("CC01", "all", 20, 50),
+        cell("CC02", "all", 20, 50),
+        cell("CC03", "all", 1, 1),
+    ]
+    result = audit(rows)
+    assert ("CC03", "all", "denominator") in unprotected(result)
+    found = result.unprotected.set_index(["area_code", "kind"]).loc[("CC03", "denominator")]
+    # 101 rounds to 100, each 50 is 48 to 52: the hidden centre is 1 to 6, never 8
+    assert (found["lower"], found["upper"]) == (1, 6)
+
+
+def test_a_hidden_total_whose_only_category_is_shown_gives_away_its_partner():
+    # issue 23: a centre's 'all' numerator hidden (as the partner of a small one) while its
+    # only category shows 10: the total is the category, so the small partner is the city
+    # minus the centres
+    rows = [
+        cell("E06", "all", 41, 300),
+        cell("CC01", "all", 10, 100, hide=("numerator",)),
+        cell("CC01", "mother_20_plus", 10, 100),
+        cell("CC02", "all", 1, 100),
+        cell("CC03", "all", 30, 100),
+    ]
+    result = audit(rows)
+    assert ("CC02", "all", "numerator") in unprotected(result)
+    found = result.unprotected.set_index(["area_code", "kind"]).loc[("CC02", "numerator")]
+    # 41 shows as 40 (38 to 42), the hidden total as its category (8 to 12), 30 as 28 to 32
+    assert (found["lower"], found["upper"]) == (0, 6)
+
+
+def test_seven_small_centres_under_a_small_city_total_are_each_pinned():
+    # issue 23: seven centres and the city all hidden for one breakdown; the city's count is
+    # the shown 'all' minus the other shown categories, so seven counts of at least 1 add up
+    # to at most a handful
+    rows = [cell("E06", "all", 500, 1000), cell("E06", "mother_20_plus", 493, 993)]
+    rows.append(cell("E06", "mother_under_20", 7, 7))
+    for number in range(1, 8):
+        rows.append(cell(f"CC0{number}", "mother_under_20", 1, 1))
+    result = audit(rows)
+    pinned = result.unprotected[result.unprotected["area_type"] == "centre"]
+    assert len(pinned) >= 7
+    assert (pinned["upper"] < disclosure_audit.PROTECTED_UP).all()
+
+
+def test_a_financial_year_hidden_where_its_rolling_year_is_shown_is_found():
+    rolling = {
+        "period_type": "rolling_12m",
+        "period_label": "12 months to 2023/24 Q4",
+        "period_start": "2023-04-01",
+        "period_end": "2024-03-31",
+    }
+    rows = [
+        cell("E06", "all", 40, 100),
+        cell("CC01", "all", 35, 95),
+        cell("CC02", "all", 5, 5),
+        # the same counts as a rolling year, shown by mistake: the financial year is the same count
+        {**cell("CC02", "all", 5, 5, period=rolling), "denominator": 5},
+        cell("E06", "all", 40, 100, period=rolling),
+        cell("CC01", "all", 35, 95, period=rolling),
+    ]
+    # a publication must never show 5; the audit reads it as the interval a shown count gives
+    # and pins the financial year's hidden denominator through the shared span
+    rows[3]["denominator"] = 10
+    result = audit(rows)
+    fy = result.unprotected[result.unprotected["period_type"] == "financial_year"]
+    assert ("CC02", "denominator") in set(zip(fy["area_code"], fy["kind"], strict=True))
+
+
+def test_a_protected_pattern_passes():
+    # a small count hidden with a large partner in each group it belongs to: the attacker can
+    # move up to the partner's size between them, so the interval spans far past 8
+    rows = [
+        cell("E06", "all", 60, 200),
+        cell("E06", "mother_under_20", 9, 30, hide=("numerator", "denominator")),
+        cell("E06", "mother_20_plus", 51, 170, hide=("numerator", "denominator")),
+        cell("CC01", "all", 30, 100),
+        cell("CC01", "mother_under_20", 3, 12, hide=("numerator", "denominator")),
+        cell("CC01", "mother_20_plus", 27, 88, hide=("numerator", "denominator")),
+        cell("CC02", "all", 30, 100),
+        cell("CC02", "mother_under_20", 6, 18, hide=("numerator", "denominator")),
+        cell("CC02", "mother_20_plus", 24, 82, hide=("numerator", "denominator")),
+    ]
+    result = audit(rows)
+    assert result.small_hidden == 2  # the numerators 3 and 6
+    assert result.passed, disclosure_audit.report(result)
+
+
+def test_published_figures_that_fit_no_table_are_an_error():
+    rows = [cell("E06", "all", 40, 100), cell("CC01", "all", 40, 100), cell("CC02", "all", 30, 60)]
+    with pytest.raises(disclosure_audit.AuditError):
+        audit(rows)
