@@ -76,6 +76,13 @@ def unprotected(result: disclosure_audit.AuditResult) -> set[tuple[str, str, str
     return {(r.area_code, r.breakdown, r.kind) for r in result.unprotected.itertuples()}
 
 
+def interval(result: disclosure_audit.AuditResult, area: str, kind: str) -> tuple[float, float]:
+    """The interval the attacker is left with for an unprotected count of `area`'s 'all' row."""
+    assert (area, "all", kind) in unprotected(result)
+    found = result.unprotected.set_index(["area_code", "kind"]).loc[(area, kind)]
+    return found["lower"], found["upper"]
+
+
 def test_a_hidden_centre_beside_a_shown_city_and_shown_centres_is_found():
     rows = [
         cell("E06", "all", 41, 101),
@@ -83,11 +90,8 @@ def test_a_hidden_centre_beside_a_shown_city_and_shown_centres_is_found():
         cell("CC02", "all", 20, 50),
         cell("CC03", "all", 1, 1),
     ]
-    result = audit(rows)
-    assert ("CC03", "all", "denominator") in unprotected(result)
-    found = result.unprotected.set_index(["area_code", "kind"]).loc[("CC03", "denominator")]
     # 101 rounds to 100, each 50 is 48 to 52: the hidden centre is 1 to 6, never 8
-    assert (found["lower"], found["upper"]) == (1, 6)
+    assert interval(audit(rows), "CC03", "denominator") == (1, 6)
 
 
 def test_a_hidden_total_whose_only_category_is_shown_gives_away_its_partner():
@@ -101,11 +105,8 @@ def test_a_hidden_total_whose_only_category_is_shown_gives_away_its_partner():
         cell("CC02", "all", 1, 100),
         cell("CC03", "all", 30, 100),
     ]
-    result = audit(rows)
-    assert ("CC02", "all", "numerator") in unprotected(result)
-    found = result.unprotected.set_index(["area_code", "kind"]).loc[("CC02", "numerator")]
     # 41 shows as 40 (38 to 42), the hidden total as its category (8 to 12), 30 as 28 to 32
-    assert (found["lower"], found["upper"]) == (0, 6)
+    assert interval(audit(rows), "CC02", "numerator") == (0, 6)
 
 
 def test_seven_small_centres_under_a_small_city_total_are_each_pinned():
@@ -122,26 +123,23 @@ def test_seven_small_centres_under_a_small_city_total_are_each_pinned():
     assert (pinned["upper"] < disclosure_audit.PROTECTED_UP).all()
 
 
-def test_a_financial_year_hidden_where_its_rolling_year_is_shown_is_found():
+def test_a_financial_year_is_pinned_by_its_rolling_year_where_that_shows_the_partner():
     rolling = {
         "period_type": "rolling_12m",
         "period_label": "12 months to 2023/24 Q4",
         "period_start": "2023-04-01",
         "period_end": "2024-03-31",
     }
-    rows = [
-        cell("E06", "all", 40, 100),
-        cell("CC01", "all", 35, 95),
-        cell("CC02", "all", 5, 5),
-        # the same counts as a rolling year, shown by mistake: the financial year is the same count
-        {**cell("CC02", "all", 5, 5, period=rolling), "denominator": 5},
-        cell("E06", "all", 40, 100, period=rolling),
-        cell("CC01", "all", 35, 95, period=rolling),
+    counts = [("E06", 41, 101), ("CC01", 20, 50), ("CC02", 1, 1), ("CC03", 20, 50)]
+    # the financial year hides the small centre and its partner, and alone protects it
+    financial_year = [
+        cell(area, "all", n, d, hide=("numerator", "denominator") if area == "CC03" else ())
+        for area, n, d in counts
     ]
-    # a publication must never show 5; the audit reads it as the interval a shown count gives
-    # and pins the financial year's hidden denominator through the shared span
-    rows[3]["denominator"] = 10
-    result = audit(rows)
+    assert audit(financial_year).passed
+    # the rolling year ending at its Q4 is the same count, and shows the partner
+    both = financial_year + [cell(area, "all", n, d, period=rolling) for area, n, d in counts]
+    result = audit(both)
     fy = result.unprotected[result.unprotected["period_type"] == "financial_year"]
     assert ("CC02", "denominator") in set(zip(fy["area_code"], fy["kind"], strict=True))
 
