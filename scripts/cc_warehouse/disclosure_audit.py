@@ -366,7 +366,7 @@ def report(result: AuditResult, limit: int = 50) -> str:
         upper = "no limit" if row.upper == INF else f"{row.upper:.0f}"
         lines.append(
             f"  {row.indicator_id} {row.area_code} {row.period_label} {row.breakdown} {row.kind}: "
-            f"could only be {row.lower:.0f} to {upper}"
+            f"could only be {row.lower + 0:.0f} to {upper}"
         )
     if len(result.unprotected) > limit:
         lines.append(f"  ... and {len(result.unprotected) - limit} more")

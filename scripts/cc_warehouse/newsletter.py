@@ -194,7 +194,6 @@ PUBLIC_COLUMNS = [
     "lower_95",
     "upper_95",
     "is_suppressed",
-    "suppression_reason",
     "coverage_pct",
     "low_coverage",
     "polarity",
@@ -237,7 +236,6 @@ _TEXT_COLUMNS = {
     "period_label",
     "breakdown",
     "breakdown_group",
-    "suppression_reason",
     "polarity",
     "england_period",
     "vs_la",
@@ -511,14 +509,11 @@ def indicator_card(marts: Marts, edition: Edition, indicator: dict, centre: dict
     if card["suppressed"]:
         card["status"] = "suppressed"
         card["value"] = "*"
-        if row["suppression_reason"] in ("small_numerator", "small_denominator"):
-            card["sentences"].append(
-                f"There were too few {subject} here to show this safely, so we show a *."
-            )
-        else:
-            card["sentences"].append(
-                "We hide this figure (*). Showing it would let someone work out a very small number."
-            )
+        # why is not said: that a count is small, not just hidden, would help work it out
+        card["sentences"].append(
+            f"We hide this figure (*). There were too few {subject} here, or it would let "
+            "someone work out a very small number."
+        )
     elif card["low_coverage"]:
         card["status"] = "low_coverage"
         card["value"] = "not reliable"

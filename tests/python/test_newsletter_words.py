@@ -134,20 +134,20 @@ def test_public_csv_stars_suppressed_figures_and_defuses_formulas(tmp_path):
         """create table pub_indicator_values as select * from (values
         ('smoking_at_delivery', 'centre', 'CC01', '=HYPERLINK("http://evil")', 'E06', 'rolling_12m',
          '12 months to 2024/25 Q3', date '2024-01-01', date '2024-12-31', 'all', 'all',
-         null::bigint, 40::bigint, true, false, true, 'small_numerator',
+         null::bigint, 40::bigint, true, false, true,
          null::decimal(3,0), null::decimal(3,0), null::decimal(3,0), 100::decimal(3,0), false,
          'low_is_good', 10::decimal(3,0), 7.42::decimal(9,6), '2023/24', 'not compared', 'not compared',
          '12 months to 2023/24 Q3', null::decimal(3,0), 'not compared', 'not compared', 8::decimal(9,6),
          null::boolean),
         ('smoking_at_delivery', 'centre', 'CC02', '+Hillside', 'E06', 'rolling_12m',
          '12 months to 2024/25 Q3', date '2024-01-01', date '2024-12-31', 'all', 'all',
-         15::bigint, 60::bigint, false, false, false, null,
+         15::bigint, 60::bigint, false, false, false,
          25::decimal(3,0), 15::decimal(3,0), 38::decimal(3,0), 98::decimal(3,0), false,
          'low_is_good', null::decimal(3,0), 7.42::decimal(9,6), '2023/24', 'not compared', 'worse',
          null, null::decimal(3,0), 'not compared', null, 8::decimal(9,6), false)
         ) as t(indicator_id, area_type, area_code, area_name, la_code, period_type, period_label,
                period_start, period_end, breakdown, breakdown_group, numerator, denominator,
-               numerator_suppressed, denominator_suppressed, is_suppressed, suppression_reason,
+               numerator_suppressed, denominator_suppressed, is_suppressed,
                value_pct, lower_95, upper_95, coverage_pct, low_coverage, polarity, la_value_pct,
                england_value_pct, england_period, vs_la, vs_england, year_earlier_period_label,
                year_earlier_value_pct, change_vs_year_earlier, trend, target_pct, meets_target)"""

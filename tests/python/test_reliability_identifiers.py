@@ -301,7 +301,8 @@ def test_every_public_figure_passes_the_disclosure_rules(session_city):
         }
         # Rounded counts only: nothing exact leaves.
         assert {"numerator", "denominator", "value_pct"} <= columns
-        assert not columns & {"units", "lower_998", "upper_998", "exact_count"}
+        # nor why a count is hidden: "small" would tell an attacker it is 1 to 7
+        assert not columns & {"units", "lower_998", "upper_998", "exact_count", "suppression_reason"}
         con.execute("attach ? as live (read_only)", [str(state.warehouse)])
         rows = con.execute(
             """select p.numerator, p.denominator, p.value_pct, p.lower_95, p.upper_95, p.coverage_pct,
@@ -343,6 +344,9 @@ def test_every_public_figure_passes_the_disclosure_rules(session_city):
                 assert shown_den is None
             if sup:
                 assert value is None and low is None and high is None
+            else:  # computed from the shown counts, not the exact ones
+                assert abs(float(value) - 100 * shown_num / shown_den) <= 0.5 + 1e-9
+                assert low <= value <= high
         assert small > 100, "the city has small numbers for the rules to act on"
         # Secondary suppression: no group has exactly one hidden count while its total shows.
         for relation, key in GROUP_KEYS.items():

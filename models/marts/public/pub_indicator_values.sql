@@ -58,21 +58,14 @@ classified as (
         end as breakdown_group,
         numerator,
         denominator,
-        value_pct,
-        lower_95,
-        upper_95,
-        coverage_pct,
+        units,
         low_coverage,
         polarity,
         england_value_pct,
         england_period,
-        vs_la,
-        vs_england,
         year_earlier_period_label,
-        change_vs_year_earlier,
         trend,
         target_pct,
-        meets_target,
         row_number() over (
             order by indicator_id, area_type, area_code, period_type, period_label, breakdown
         ) as row_id
@@ -313,33 +306,78 @@ shown as (
             when suppressions.denominator_suppression is null
                 then {{ round_count('classified.denominator') }}
         end as denominator,
+        {{ round_count('classified.units') }} as units,
         suppressions.numerator_suppression is not null as numerator_suppressed,
         suppressions.denominator_suppression is not null as denominator_suppressed,
         (
             suppressions.numerator_suppression is not null
             or suppressions.denominator_suppression is not null
         ) as is_suppressed,
-        coalesce(suppressions.numerator_suppression, suppressions.denominator_suppression)
-            as suppression_reason,
-        classified.value_pct,
-        classified.lower_95,
-        classified.upper_95,
-        classified.coverage_pct,
         classified.low_coverage,
         classified.polarity,
         classified.england_value_pct,
         classified.england_period,
-        classified.vs_la,
-        classified.vs_england,
         classified.year_earlier_period_label,
-        classified.change_vs_year_earlier,
         classified.trend,
-        classified.target_pct,
-        classified.meets_target
+        classified.target_pct
 
     from classified
     inner join suppressions
         on classified.row_id = suppressions.row_id
+
+),
+
+-- Every public figure is computed from the shown (rounded) counts, never from the exact
+-- ones, so that it tells nobody more than the shown counts do: the value, its interval
+-- and coverage here, the comparisons below from these. Withheld with either count.
+public_figures as (
+
+    select
+        indicator_id,
+        area_type,
+        area_code,
+        area_name,
+        la_code,
+        period_type,
+        period_label,
+        period_start,
+        period_end,
+        breakdown,
+        breakdown_group,
+        numerator,
+        denominator,
+        numerator_suppressed,
+        denominator_suppressed,
+        is_suppressed,
+        case
+            when not is_suppressed
+                then {{ to_public_percentage(
+                    '100 * ' ~ as_double('numerator') ~ ' / ' ~ as_double('denominator')
+                ) }}
+        end as value_pct,
+        case
+            when not is_suppressed
+                then {{ to_public_percentage(wilson_lower('numerator', 'denominator', z_95())) }}
+        end as lower_95,
+        case
+            when not is_suppressed
+                then {{ to_public_percentage(wilson_upper('numerator', 'denominator', z_95())) }}
+        end as upper_95,
+        case
+            when not denominator_suppressed
+                then {{ to_public_percentage(
+                    '100 * ' ~ as_double('denominator') ~ ' / nullif(' ~ as_double('units') ~ ', 0)'
+                ) }}
+        end as coverage_pct,
+        low_coverage,
+        polarity,
+        england_value_pct,
+        england_period,
+        year_earlier_period_label,
+        trend,
+        target_pct
+
+    from shown
 
 ),
 
@@ -352,16 +390,17 @@ local_authority_values as (
         period_label,
         breakdown,
         is_suppressed,
+        low_coverage,
         value_pct
 
-    from shown
+    from public_figures
     where area_type = 'la'
 
 ),
 
--- Each value's public figure, shown beside the value a year later, or NULL where hidden. A
--- quarterly build takes those of the periods it keeps from the published rows: suppression
--- stays within a period, so theirs have not changed.
+-- Each value's public figure a year later, or NULL where hidden. A quarterly build takes
+-- those of the periods it keeps from the published rows: suppression stays within a
+-- period, so theirs have not changed.
 year_earlier_values as (
 
     select
@@ -372,9 +411,12 @@ year_earlier_values as (
         period_type,
         period_label,
         is_suppressed,
-        case when not is_suppressed then {{ to_public_percentage('value_pct') }} end as value_pct
+        low_coverage,
+        value_pct,
+        lower_95,
+        upper_95
 
-    from shown
+    from public_figures
     {%- if quarterly_build() and is_incremental() %}
 
     union all
@@ -387,7 +429,10 @@ year_earlier_values as (
         period_type,
         period_label,
         is_suppressed,
-        value_pct
+        low_coverage,
+        value_pct,
+        lower_95,
+        upper_95
 
     from {{ this }}
     where
@@ -397,83 +442,84 @@ year_earlier_values as (
 
 ),
 
+-- The comparisons, made as fct_indicator_values makes them (no significance claimed at low
+-- coverage), but from the public figures: anyone can check each word against the numbers
+-- shown beside it.
 published as (
 
     select
-        shown.indicator_id,
-        shown.area_type,
-        shown.area_code,
-        shown.area_name,
-        shown.la_code,
-        shown.period_type,
-        shown.period_label,
-        shown.period_start,
-        shown.period_end,
-        shown.breakdown,
-        shown.breakdown_group,
-        shown.numerator,
-        shown.denominator,
-        shown.numerator_suppressed,
-        shown.denominator_suppressed,
-        shown.is_suppressed,
-        shown.suppression_reason,
-        case
-            when not shown.is_suppressed then {{ to_public_percentage('shown.value_pct') }}
-        end as value_pct,
-        case
-            when not shown.is_suppressed then {{ to_public_percentage('shown.lower_95') }}
-        end as lower_95,
-        case
-            when not shown.is_suppressed then {{ to_public_percentage('shown.upper_95') }}
-        end as upper_95,
-        case
-            when not shown.denominator_suppressed
-                then {{ to_public_percentage('shown.coverage_pct') }}
-        end as coverage_pct,
-        shown.low_coverage,
-        shown.polarity,
-        case
-            when not local_authority.is_suppressed
-                then {{ to_public_percentage('local_authority.value_pct') }}
-        end as la_value_pct,
-        shown.england_value_pct,
-        shown.england_period,
-        case
-            when shown.is_suppressed or local_authority.is_suppressed then 'not compared'
-            else shown.vs_la
-        end as vs_la,
-        case when shown.is_suppressed then 'not compared' else shown.vs_england end
-            as vs_england,
-        shown.year_earlier_period_label,
-        year_earlier.value_pct as year_earlier_value_pct,
+        figures.indicator_id,
+        figures.area_type,
+        figures.area_code,
+        figures.area_name,
+        figures.la_code,
+        figures.period_type,
+        figures.period_label,
+        figures.period_start,
+        figures.period_end,
+        figures.breakdown,
+        figures.breakdown_group,
+        figures.numerator,
+        figures.denominator,
+        figures.numerator_suppressed,
+        figures.denominator_suppressed,
+        figures.is_suppressed,
+        figures.value_pct,
+        figures.lower_95,
+        figures.upper_95,
+        figures.coverage_pct,
+        figures.low_coverage,
+        figures.polarity,
+        local_authority.value_pct as la_value_pct,
+        figures.england_value_pct,
+        figures.england_period,
         case
             when
-                shown.is_suppressed
-                or year_earlier.is_suppressed
-                or year_earlier.is_suppressed is null
+                figures.area_type != 'centre'
+                or figures.low_coverage
+                or coalesce(local_authority.low_coverage, false)
                 then 'not compared'
-            else shown.change_vs_year_earlier
+            else {{ compare_with_benchmark(
+                'figures.lower_95', 'figures.upper_95', 'local_authority.value_pct', 'figures.polarity'
+            ) }}
+        end as vs_la,
+        case
+            when figures.low_coverage then 'not compared'
+            else {{ compare_with_benchmark(
+                'figures.lower_95', 'figures.upper_95', 'figures.england_value_pct', 'figures.polarity'
+            ) }}
+        end as vs_england,
+        figures.year_earlier_period_label,
+        year_earlier.value_pct as year_earlier_value_pct,
+        case
+            when figures.low_coverage or coalesce(year_earlier.low_coverage, false) then 'not compared'
+            else {{ change_between(
+                'figures.lower_95', 'figures.upper_95', 'year_earlier.lower_95', 'year_earlier.upper_95'
+            ) }}
         end as change_vs_year_earlier,
-        case when shown.is_suppressed then 'not compared' else shown.trend end as trend,
-        shown.target_pct,
-        case when not shown.is_suppressed then shown.meets_target end as meets_target
+        case when figures.is_suppressed then 'not compared' else figures.trend end as trend,
+        figures.target_pct,
+        case
+            when figures.polarity = 'low_is_good' then figures.value_pct <= figures.target_pct
+            when figures.polarity = 'high_is_good' then figures.value_pct >= figures.target_pct
+        end as meets_target
 
-    from shown
+    from public_figures as figures
     left join local_authority_values as local_authority
         on
-            shown.indicator_id = local_authority.indicator_id
-            and shown.la_code = local_authority.la_code
-            and shown.period_type = local_authority.period_type
-            and shown.period_label = local_authority.period_label
-            and shown.breakdown = local_authority.breakdown
+            figures.indicator_id = local_authority.indicator_id
+            and figures.la_code = local_authority.la_code
+            and figures.period_type = local_authority.period_type
+            and figures.period_label = local_authority.period_label
+            and figures.breakdown = local_authority.breakdown
     left join year_earlier_values as year_earlier
         on
-            shown.indicator_id = year_earlier.indicator_id
-            and shown.area_type = year_earlier.area_type
-            and shown.area_code = year_earlier.area_code
-            and shown.breakdown = year_earlier.breakdown
-            and shown.period_type = year_earlier.period_type
-            and shown.year_earlier_period_label = year_earlier.period_label
+            figures.indicator_id = year_earlier.indicator_id
+            and figures.area_type = year_earlier.area_type
+            and figures.area_code = year_earlier.area_code
+            and figures.breakdown = year_earlier.breakdown
+            and figures.period_type = year_earlier.period_type
+            and figures.year_earlier_period_label = year_earlier.period_label
 
 )
 
