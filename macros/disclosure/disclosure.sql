@@ -21,6 +21,16 @@
     15
 {%- endmacro %}
 
+{#-
+    Pairs (smaller, larger) of indicators whose populations are nested, so that the larger
+    minus the smaller is a count of its own (babies born before 37 weeks) and each bounds
+    the other: secondary suppression hides a count of either wherever the same count of
+    the other is hidden. scripts/cc_warehouse/disclosure_audit.py knows the same relation.
+-#}
+{% macro disclosure_nested_indicators() -%}
+    {{ return([('low_birth_weight_term', 'low_birth_weight_all')]) }}
+{%- endmacro %}
+
 {#- Shown counts are rounded to the nearest multiple of this. -#}
 {% macro disclosure_rounding_base() -%}
     5

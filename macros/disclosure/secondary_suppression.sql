@@ -35,7 +35,7 @@
             suppressed_members > 1
             and hidden_sum >= {{ disclosure_least_hidden_sum() }}
             then null
-        when hiding_order = next_to_hide and group_key % 4 = 0 then 'secondary_centres'
+        when hiding_order = next_to_hide and group_key % 8 = 0 then 'secondary_centres'
         when hiding_order = next_to_hide then 'secondary_breakdowns'
         when is_margin and next_to_hide is null then 'secondary_total'
     end

@@ -246,6 +246,7 @@ class Model:
         )
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("presolve", "off")
         self.highs.passModel(lp)
         self.n_columns = n_columns
 
@@ -281,13 +282,14 @@ class Model:
         fractional = np.abs(solution[: self.n_vars] - np.round(solution[: self.n_vars])).max(initial=0)
         return None if fractional > TOLERANCE and not integer else np.round(solution)
 
-    def _extreme(self, var: int, direction: float) -> float:
-        """The least (direction 1) or the most (-1) a count can be, as a whole number."""
+    def _extreme(self, var: int, direction: float) -> tuple[float, np.ndarray | None]:
+        """The least (direction 1) or the most (-1) a count can be, as a whole number, and a
+        whole-number table where it is that (None where the most is unbounded)."""
         columns, costs = np.array([var]), np.array([direction])
         solution = self._solve(columns, costs)
         if solution is None:
             solution = self._solve(columns, costs, integer=True)
-        return INF if solution is None else float(solution[var])
+        return (INF, None) if solution is None else (float(solution[var]), solution)
 
     def audit(self) -> pd.DataFrame:
         """(var, lower, upper): the protected counts whose interval breaks the rule."""
@@ -295,29 +297,43 @@ class Model:
         truth = self.cells.groupby("var")["true_count"].first()
         low = truth.reindex(self.targets).to_numpy(copy=True)  # the truth is one feasible table
         high = low.copy()
-        floor = self.highs.getLp().col_lower_
-        floor = np.asarray(floor)[self.targets]
+        floor = np.asarray(self.highs.getLp().col_lower_)[self.targets]
 
-        def improve(columns: np.ndarray, costs: np.ndarray) -> bool:
-            solution = self._solve(columns, costs)
+        def witness(solution: np.ndarray | None) -> bool:
+            """Widen every count's interval to take in this table; True if one widened."""
             if solution is None:
                 return False
             values = solution[self.targets]
-            better = (values < low).any() or (values > high).any()
+            wider = bool((values < low).any() or (values > high).any())
             low[:], high[:] = np.minimum(low, values), np.maximum(high, values)
-            return better
+            return wider
 
         def protected() -> np.ndarray:
             return (high >= PROTECTED_UP) & (high - low >= PROTECTED_WIDTH)
 
-        while (low > floor).any() and improve(self.targets[low > floor], np.ones(int((low > floor).sum()))):
+        # push every count down at once, then up (each towards PROTECTED_UP + PROTECTED_WIDTH)
+        while (low > floor).any() and witness(
+            self._solve(self.targets[low > floor], np.ones((low > floor).sum()))
+        ):
             pass
-        while not protected().all() and improve(self.aux[~protected()], -np.ones(int((~protected()).sum()))):
+        while not protected().all() and witness(
+            self._solve(self.aux[~protected()], -np.ones((~protected()).sum()))
+        ):
             pass
+        # then each count left alone, its extremes exact; every table found is a witness too
+        exact = np.zeros(len(self.targets), dtype=bool)
         for position in np.flatnonzero(~protected()):
-            low[position] = self._extreme(int(self.targets[position]), 1.0)
-            high[position] = self._extreme(int(self.targets[position]), -1.0)
+            if protected()[position]:
+                continue
+            var = int(self.targets[position])
+            high[position], solution = self._extreme(var, -1.0)
+            witness(solution)
+            if not protected()[position]:
+                low[position], solution = self._extreme(var, 1.0)
+                witness(solution)
+                exact[position] = True
         failing = ~protected()
+        assert exact[failing].all()
         return pd.DataFrame({"var": self.targets[failing], "lower": low[failing], "upper": high[failing]})
 
 

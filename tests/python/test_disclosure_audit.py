@@ -53,9 +53,9 @@ def cell(area: str, breakdown: str, numerator: int, denominator: int, hide=(), p
     }
 
 
-def audit(rows: list[dict]) -> disclosure_audit.AuditResult:
+def publish_rows(rows: list[dict], con: duckdb.DuckDBPyConnection) -> None:
+    """pub_indicator_values (what is shown) and fct_indicator_values (the truth) in `con`."""
     frame = pd.DataFrame(rows)
-    con = duckdb.connect()
     published = frame.drop(columns=["true_numerator", "true_denominator"])
     exact = frame.drop(columns=["numerator", "denominator"]).rename(
         columns={"true_numerator": "numerator", "true_denominator": "denominator"}
@@ -69,6 +69,11 @@ def audit(rows: list[dict]) -> disclosure_audit.AuditResult:
            from published_rows"""
     )
     con.execute("create table fct_indicator_values as select * from exact_rows")
+
+
+def audit(rows: list[dict]) -> disclosure_audit.AuditResult:
+    con = duckdb.connect()
+    publish_rows(rows, con)
     return disclosure_audit.audit(con)
 
 

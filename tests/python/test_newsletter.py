@@ -20,6 +20,7 @@ import pytest
 import textstat
 import textstat.backend.counts._count_syllables
 
+from cc_warehouse import disclosure_audit
 from cc_warehouse import newsletter as nl
 from html_tree import parse
 from pipeline import State
@@ -183,6 +184,15 @@ def test_no_count_from_1_to_7_in_the_public_export(city):
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
     assert stars > 0
     assert not {r["period_type"] for r in rows} & {"quarter"}
+
+
+def test_the_published_figures_pass_the_disclosure_audit(city):
+    # an attacker with every published figure and relation narrows no hidden count of 1 to 7
+    # beyond the protection rule (cc_warehouse.disclosure_audit); publishing ran it too
+    with duckdb.connect(str(city.published), read_only=True) as con:
+        result = disclosure_audit.audit(con)
+    assert result.small_hidden > 100, "the city has small counts for the audit to try"
+    assert result.passed, disclosure_audit.report(result)
 
 
 def test_disclosure_unit_tests_and_recoverability_test_ran_and_passed(city):

@@ -74,6 +74,34 @@ classified as (
 
 ),
 
+-- Where one indicator's population lies inside another's (term babies among all babies:
+-- disclosure_nested_indicators), each is a bound on the other (the smaller's count is at
+-- most the larger's), so a hidden count of one beside the shown count of the other is
+-- narrowed by it: the pairs of rows, both ways round.
+nested_pairs as (
+
+    select
+        classified.row_id,
+        partner.row_id as partner_row_id
+
+    from classified
+    inner join classified as partner
+        on
+            classified.area_type = partner.area_type
+            and classified.area_code = partner.area_code
+            and classified.period_type = partner.period_type
+            and classified.period_label = partner.period_label
+            and classified.breakdown = partner.breakdown
+            and (
+                {%- for smaller, larger in disclosure_nested_indicators() %}
+                {% if not loop.first %}or {% endif -%}
+                (classified.indicator_id = '{{ smaller }}' and partner.indicator_id = '{{ larger }}')
+                or (classified.indicator_id = '{{ larger }}' and partner.indicator_id = '{{ smaller }}')
+                {%- endfor %}
+            )
+
+),
+
 -- one row per count (numerator or denominator) of each value, with its primary suppression
 cells_0 as (
 
@@ -105,9 +133,11 @@ cells_0 as (
 
 -- Each value with the rows it adds up to. The groups of counts that add up are numbered
 -- from their total's count (the margin; a count's number is 2 * row_id, + 1 for the
--- denominator), so that no text key is built: 4 * margin for the centres of a local
--- authority (margin: the local authority's row); 4 * margin + 1, 2 or 3 for the mother's
--- age, ethnic group and IMD quintile categories of an area (margin: the area's 'all' row).
+-- denominator), so that no text key is built: 8 * margin for the centres of a local
+-- authority (margin: the local authority's row); 8 * margin + 1, 2 or 3 for the mother's
+-- age, ethnic group and IMD quintile categories of an area (margin: the area's 'all' row);
+-- 8 * margin + 4 for a nested indicator's count (margin: its partner's, a group of one
+-- member, so that a count hidden in one is hidden in the other).
 -- A group without its total could never hide anything, and is left out.
 value_margins as (
 
@@ -188,6 +218,25 @@ row_memberships as (
     from value_margins
     where all_row_id is not null
 
+    union all
+
+    -- a nested indicator's value, bounded by its partner's
+    select
+        partner_row_id as margin_row_id,
+        4 as group_number,
+        row_id,
+        false as is_margin
+    from nested_pairs
+
+    union all
+
+    select
+        partner_row_id as margin_row_id,
+        4 as group_number,
+        partner_row_id as row_id,
+        true as is_margin
+    from nested_pairs
+
 ),
 
 count_kinds as (
@@ -202,7 +251,7 @@ count_kinds as (
 memberships as (
 
     select
-        4 * (2 * row_memberships.margin_row_id + count_kinds.kind_number)
+        8 * (2 * row_memberships.margin_row_id + count_kinds.kind_number)
         + row_memberships.group_number as group_key,
         2 * row_memberships.row_id + count_kinds.kind_number as cell_id,
         row_memberships.is_margin
