@@ -1,6 +1,6 @@
 {#-
     Quarterly builds: a build that follows the last one on the same project recomputes only
-    the periods its data changed (README "Incremental quarters").
+    the periods its data changed (docs/incremental.md).
 
     `make transform` sets the environment variable CC_QUARTERLY to true when the project,
     the settings and the dbt options are those of the last successful build and only feed

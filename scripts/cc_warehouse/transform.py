@@ -14,7 +14,7 @@
 A build after a successful one made from the same project, settings and dbt options, with
 only feed extracts loaded since, is a quarterly build (CC_QUARTERLY=true in dbt's
 environment, unit tests left out): dbt recomputes only the periods whose data changed
-(README "Incremental quarters"). Anything else, and `--force`, is a full build.
+(docs/incremental.md). Anything else, and `--force`, is a full build.
 
 When nothing changed since the last successful build (the fingerprint of the raw zone's
 load log, the dbt project's files, the target, the dbt options and the settings the project

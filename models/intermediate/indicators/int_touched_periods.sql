@@ -1,6 +1,6 @@
 {#-
     The periods a build recomputes: one row per period type, every period of that type
-    starting on or after `recompute_from` (README "Incremental quarters").
+    starting on or after `recompute_from` (docs/incremental.md).
 
     In a quarterly build (macro quarterly_build) a period is touched when a cell of
     int_indicator_cells in a quarter (NCMP: academic year) it holds changed, in either

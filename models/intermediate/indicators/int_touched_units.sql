@@ -1,7 +1,7 @@
 {#-
     The units (births, deliveries, reviews, NCMP measurements) whose rows a quarterly build
     recomputes in the models kept by unit (macro unit_model): every unit that a record loaded
-    since the last build can change (README "Incremental quarters").
+    since the last build can change (docs/incremental.md).
 
     - a birth whose latest version was loaded since (a record whose new row lost to an older
       version is unchanged, so not touched);
