@@ -188,7 +188,7 @@ def test_no_count_from_1_to_7_in_the_public_export(city):
 
 def test_the_published_figures_pass_the_disclosure_audit(city):
     # an attacker with every published figure and relation narrows no hidden count of 1 to 7
-    # beyond the protection rule (cc_warehouse.disclosure_audit); publishing ran it too
+    # beyond the protection rule (cc_warehouse.disclosure_audit, docs/methods.md)
     with duckdb.connect(str(city.published), read_only=True) as con:
         result = disclosure_audit.audit(con)
     assert result.small_hidden > 100, "the city has small counts for the audit to try"

@@ -6,18 +6,22 @@
     1. Primary suppression: a count from 1 to 7 is not shown; a numerator is not shown
        either when its denominator is 1 to 7. A value, its interval and every comparison
        made with it are withheld when either of its counts is.
-    2. Secondary suppression: counts add up in two ways, so a single hidden count could be
-       recovered as a shown total minus the other shown counts:
+    2. Secondary suppression: counts are bound to each other, so a hidden count could be
+       worked out, or narrowed, from the shown ones:
          - the centres of a local authority add up to the local authority ('centres');
-         - the categories of a breakdown add up to the area's 'all' row ('breakdowns').
+         - the categories of a breakdown add up to the area's 'all' row ('breakdowns');
+         - a count of a nested indicator is at most its partner's (term babies among all
+           babies: disclosure_nested_indicators), a group of one under the other.
        Where exactly one count of such a group is hidden and its total is shown, or its
        hidden counts add up to less than disclosure_least_hidden_sum() (15), so that each
        would be known to be small, the smallest shown non-zero count of the group is
-       hidden too (or, where there is none, the total). Hiding one count can expose another group, so this is repeated
-       (var disclosure_secondary_rounds); tests/disclosure checks that no group is left
-       with one hidden count.
-    3. Shown counts are rounded to the nearest 5; percentages, computed from the exact
-       counts, are shown as whole numbers.
+       hidden too (or, where there is none, the total). Hiding one count can expose
+       another group, so this is repeated (var disclosure_secondary_rounds);
+       tests/disclosure checks that no group is left with one hidden count, and
+       `make audit` what an attacker could work out from everything published.
+    3. Shown counts are rounded to the nearest 5, and every published figure (percentage,
+       interval, coverage, comparison) is computed from the shown counts, as a whole
+       number.
 -#}
 
 {{ period_model() }}
