@@ -99,8 +99,14 @@ nested_pairs as (
             and (
                 {%- for smaller, larger in disclosure_nested_indicators() %}
                 {% if not loop.first %}or {% endif -%}
-                (classified.indicator_id = '{{ smaller }}' and partner.indicator_id = '{{ larger }}')
-                or (classified.indicator_id = '{{ larger }}' and partner.indicator_id = '{{ smaller }}')
+                (
+                    classified.indicator_id = '{{ smaller }}'
+                    and partner.indicator_id = '{{ larger }}'
+                )
+                or (
+                    classified.indicator_id = '{{ larger }}'
+                    and partner.indicator_id = '{{ smaller }}'
+                )
                 {%- endfor %}
             )
 
@@ -533,21 +539,25 @@ published as (
                 or coalesce(local_authority.low_coverage, false)
                 then 'not compared'
             else {{ compare_with_benchmark(
-                'figures.lower_95', 'figures.upper_95', 'local_authority.value_pct', 'figures.polarity'
+                'figures.lower_95', 'figures.upper_95',
+                'local_authority.value_pct', 'figures.polarity'
             ) }}
         end as vs_la,
         case
             when figures.low_coverage then 'not compared'
             else {{ compare_with_benchmark(
-                'figures.lower_95', 'figures.upper_95', 'figures.england_value_pct', 'figures.polarity'
+                'figures.lower_95', 'figures.upper_95',
+                'figures.england_value_pct', 'figures.polarity'
             ) }}
         end as vs_england,
         figures.year_earlier_period_label,
         year_earlier.value_pct as year_earlier_value_pct,
         case
-            when figures.low_coverage or coalesce(year_earlier.low_coverage, false) then 'not compared'
+            when figures.low_coverage or coalesce(year_earlier.low_coverage, false)
+                then 'not compared'
             else {{ change_between(
-                'figures.lower_95', 'figures.upper_95', 'year_earlier.lower_95', 'year_earlier.upper_95'
+                'figures.lower_95', 'figures.upper_95',
+                'year_earlier.lower_95', 'year_earlier.upper_95'
             ) }}
         end as change_vs_year_earlier,
         case when figures.is_suppressed then 'not compared' else figures.trend end as trend,
