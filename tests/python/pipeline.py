@@ -108,8 +108,9 @@ class State:
 
 
 def write_correction(state: State) -> tuple[str, int]:
-    """A later maternity extract correcting records of the earliest complete quarter: twelve
-    live babies of normal weight are re-sent with a weight of 2000 g. Returns the quarter and
+    """A later maternity extract correcting records of the earliest complete quarter: forty
+    live babies of normal weight are re-sent with a weight of 2000 g (enough for some
+    centres' restated low-birth-weight figures to be shown, not hidden). Returns the quarter and
     how many of them are placed in a centre."""
     ((quarter, start, end),) = state.query(
         """select period_label, period_start, period_end from dim_period
@@ -118,7 +119,7 @@ def write_correction(state: State) -> tuple[str, int]:
     chosen = state.query(
         """select b.birth_id, b.file_name from stg_maternity__births b
         where b.delivery_date between ? and ? and b.is_live_birth and b.birth_weight_grams >= 2500
-        order by b.birth_id limit 12""",
+        order by b.birth_id limit 40""",
         [start, end],
     )
     ((placed,),) = state.query(
@@ -135,7 +136,7 @@ def write_correction(state: State) -> tuple[str, int]:
             if wanted.get(row["birth_id"]) == file_name:
                 row["birth_weight_grams"] = "2000"
                 corrected.append([row[column] for column in header])
-    assert len(corrected) == len(wanted) == 12
+    assert len(corrected) == len(wanted) == 40
     latest = max(path.name for path in (state.landing / "maternity").glob("maternity_*.csv"))
     extract = dt.datetime.strptime(latest[len("maternity_") : -4], "%Y%m%d").date() + dt.timedelta(days=1)
     buffer = io.StringIO()
