@@ -107,6 +107,9 @@ class State:
         return result
 
 
+CORRECTED_BABIES = 40
+
+
 def write_correction(state: State) -> tuple[str, int]:
     """A later maternity extract correcting records of the earliest complete quarter: forty
     live babies of normal weight are re-sent with a weight of 2000 g (enough for some
@@ -119,8 +122,8 @@ def write_correction(state: State) -> tuple[str, int]:
     chosen = state.query(
         """select b.birth_id, b.file_name from stg_maternity__births b
         where b.delivery_date between ? and ? and b.is_live_birth and b.birth_weight_grams >= 2500
-        order by b.birth_id limit 40""",
-        [start, end],
+        order by b.birth_id limit ?""",
+        [start, end, CORRECTED_BABIES],
     )
     ((placed,),) = state.query(
         "select count(*) from int_births_placed where is_placed and birth_id in (select unnest(?))",
@@ -136,7 +139,7 @@ def write_correction(state: State) -> tuple[str, int]:
             if wanted.get(row["birth_id"]) == file_name:
                 row["birth_weight_grams"] = "2000"
                 corrected.append([row[column] for column in header])
-    assert len(corrected) == len(wanted) == 40
+    assert len(corrected) == len(wanted) == CORRECTED_BABIES
     latest = max(path.name for path in (state.landing / "maternity").glob("maternity_*.csv"))
     extract = dt.datetime.strptime(latest[len("maternity_") : -4], "%Y%m%d").date() + dt.timedelta(days=1)
     buffer = io.StringIO()
