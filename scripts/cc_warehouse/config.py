@@ -27,6 +27,9 @@ class Settings:
     reports_dir: Path
     pseudo_key: str | None
     target: str
+    # how many times the transform may hide more counts and build the public marts again
+    # before a disclosure audit that still fails stops publishing (disclosure_audit.protect)
+    audit_rounds: int = 5
 
     @property
     def state_dir(self) -> Path:
@@ -62,6 +65,7 @@ def settings() -> Settings:
         reports_dir=_path("CC_REPORTS_DIR", "reports"),
         pseudo_key=os.environ.get("CC_PSEUDO_KEY") or None,
         target=os.environ.get("CC_TARGET") or "duckdb",
+        audit_rounds=int(os.environ.get("CC_AUDIT_ROUNDS") or 5),
     )
 
 

@@ -26,6 +26,12 @@ its interval reaches at least 8 (nobody can tell the count is small) and is at l
 wide (eight values or more stay possible), so it is never pinned to one value or to a
 narrow range.
 
+Where a count is left unprotected, the audit names shown counts to hide (Model.to_hide: the
+smallest shown count bound to it by a relation). `make transform` runs `protect` after every
+build: it adds them to raw.audit_suppressions, which pub_indicator_values hides like small
+counts, builds the public marts again and audits again, until the audit passes; if it still
+fails after CC_AUDIT_ROUNDS rounds, nothing is published.
+
     python -m cc_warehouse.disclosure_audit [--database PATH]
 
 reads pub_indicator_values (what is published) and fct_indicator_values (the true counts,
@@ -38,6 +44,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +73,23 @@ INDICATOR_RELATIONS = (
 PUBLISHED_COLUMNS = [*KEY, "la_code", "breakdown_group", "period_start", "period_end", *KINDS]
 SERIES = ["indicator_id", "area_code", "breakdown"]
 INF = highspy.kHighsInf
+# The counts the audit has hidden beyond the model's rules (raw.audit_suppressions, read by
+# stg_disclosure__audit_suppressions): each count hidden in every row that publishes it.
+SUPPRESSIONS_TABLE = "raw.audit_suppressions"
+SUPPRESSION_COLUMNS = [
+    "indicator_id",
+    "area_code",
+    "breakdown",
+    "count_kind",
+    "period_start",
+    "period_end",
+    "protects",
+]
+# What is built again after the audit hid more counts: the public marts and what reads them.
+PUBLIC_MARTS = "pub_indicator_values+"
+SUPPRESSIONS_DDL = f"""create table if not exists {SUPPRESSIONS_TABLE} (
+    indicator_id varchar, area_code varchar, breakdown varchar, count_kind varchar,
+    period_start date, period_end date, protects varchar, added_at timestamp)"""
 TOLERANCE = 1e-6
 
 
@@ -79,6 +103,8 @@ class AuditResult:
     small_hidden: int  # of which 1 to 7: the ones the rule protects
     unprotected: pd.DataFrame  # KEY, kind, true_count, lower, upper
     seconds: float
+    # shown counts whose hiding would widen the unprotected ones' intervals (SUPPRESSION_COLUMNS)
+    to_hide: pd.DataFrame | None = None
 
     @property
     def passed(self) -> bool:
@@ -211,6 +237,7 @@ class Model:
                 -INF,
                 0,
             )
+        n_relations = sum(len(b[0]) for b in row_bounds)
         # the witnesses' columns: t <= its count, t at most PROTECTED_UP + PROTECTED_WIDTH, so
         # that maximising the sum of the t pushes every protected count up at once
         aux = self.n_vars + np.arange(len(self.targets))
@@ -231,6 +258,11 @@ class Model:
             ),
             shape=(sum(len(b[0]) for b in row_bounds), n_columns),
         )
+        # which counts each relation binds together: where to look for a count to hide
+        self.relations = matrix[:n_relations, : self.n_vars].tocsc()
+        self.variables = variables
+        self.shown = np.isfinite(upper) & (lower > 0)  # shown, and not 0
+        self.shown_value = np.where(self.shown, upper - ROUNDING_BASE // 2, INF)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = n_columns, matrix.shape[0]
         lp.col_cost_ = np.zeros(n_columns)
@@ -291,6 +323,32 @@ class Model:
             solution = self._solve(columns, costs, integer=True)
         return (INF, None) if solution is None else (float(solution[var]), solution)
 
+    def related(self, counts: np.ndarray) -> np.ndarray:
+        """The counts bound by a relation to any of `counts` (themselves included)."""
+        rows = np.flatnonzero(self.relations[:, counts].getnnz(axis=1))
+        return np.flatnonzero(self.relations[rows, :].getnnz(axis=0))
+
+    def to_hide(self, failing: np.ndarray) -> list[tuple[int, int]]:
+        """(count to hide, the count it protects): for each unprotected count, the smallest
+        shown non-zero count among those bound to it, or where none is shown, bound to the
+        hidden counts bound to it, and so on. Hiding it frees the relation that pins the
+        unprotected count. A count with a choice already made among its candidates waits
+        for the next audit, so one hidden count can protect several."""
+        chosen: list[tuple[int, int]] = []
+        for var in failing:
+            reached = np.array([var])
+            candidates = np.zeros(0, dtype=np.int64)
+            while not len(candidates):
+                wider = self.related(reached)
+                if len(wider) == len(reached):
+                    break  # nothing shown is bound to it, however far: nothing to hide
+                reached = wider
+                candidates = reached[self.shown[reached]]
+            if not len(candidates) or set(candidates) & {c for c, _ in chosen}:
+                continue
+            chosen.append((int(candidates[np.argmin(self.shown_value[candidates])]), int(var)))
+        return chosen
+
     def audit(self) -> pd.DataFrame:
         """(var, lower, upper): the protected counts whose interval breaks the rule."""
         self._solve(np.zeros(0, dtype=np.int64), np.zeros(0))  # raises where nothing fits
@@ -342,7 +400,7 @@ def audit(con: duckdb.DuckDBPyConnection) -> AuditResult:
     started = time.perf_counter()
     rows = read(con)
     span = pd.factorize(pd.MultiIndex.from_frame(rows[["period_start", "period_end"]]))[0]
-    found = []
+    found, hide = [], []
     hidden = small = 0
     for indicators in _components(rows["indicator_id"]):
         related = rows["indicator_id"].isin(indicators).to_numpy()
@@ -354,6 +412,7 @@ def audit(con: duckdb.DuckDBPyConnection) -> AuditResult:
             failing = model.audit()
             if failing.empty:
                 continue
+            hide.append(_hide_rows(model, part, failing["var"].to_numpy()))
             cells = (
                 model.cells[model.cells["hidden"]].drop(columns=["lower", "upper"]).merge(failing, on="var")
             )
@@ -364,7 +423,80 @@ def audit(con: duckdb.DuckDBPyConnection) -> AuditResult:
             )
     columns = [*KEY, "kind", "true_count", "lower", "upper"]
     unprotected = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
-    return AuditResult(hidden, small, unprotected, time.perf_counter() - started)
+    to_hide = pd.concat(hide, ignore_index=True) if hide else pd.DataFrame(columns=SUPPRESSION_COLUMNS)
+    return AuditResult(hidden, small, unprotected, time.perf_counter() - started, to_hide)
+
+
+def _hide_rows(model: Model, part: pd.DataFrame, failing: np.ndarray) -> pd.DataFrame:
+    """The counts model.to_hide chooses, one row each (SUPPRESSION_COLUMNS)."""
+    pairs = model.to_hide(failing)
+    variables = model.variables.set_index("var")
+    hide = variables.loc[[c for c, _ in pairs], ["indicator_id", "area_code", "breakdown", "kind"]]
+    protected = variables.loc[[p for _, p in pairs]]
+    return (
+        hide.rename(columns={"kind": "count_kind"})
+        .reset_index(drop=True)
+        .assign(
+            period_start=part["period_start"].iloc[0],
+            period_end=part["period_end"].iloc[0],
+            protects=(
+                protected["indicator_id"]
+                + " "
+                + protected["area_code"]
+                + " "
+                + protected["breakdown"]
+                + " "
+                + protected["kind"]
+            ).to_numpy(),
+        )[SUPPRESSION_COLUMNS]
+    )
+
+
+def ensure_table(database: Path) -> None:
+    """SUPPRESSIONS_TABLE, in a warehouse loaded before the audit wrote it."""
+    with duckdb.connect(str(database)) as con:
+        con.execute(SUPPRESSIONS_DDL)
+
+
+def has_public_marts(database: Path) -> bool:
+    with duckdb.connect(str(database), read_only=True) as con:
+        query = "select count(*) from information_schema.tables where table_name = 'pub_indicator_values'"
+        return bool(con.execute(query).fetchone()[0])
+
+
+def protect(
+    audit_database: Path, suppressions_database: Path, rebuild: Callable[[], None], rounds: int
+) -> AuditResult | None:
+    """Audit the public marts of `audit_database`; while a count is unprotected, hide the
+    counts AuditResult.to_hide names (added to SUPPRESSIONS_TABLE in `suppressions_database`,
+    where pub_indicator_values reads them) and `rebuild` the public marts, at most `rounds`
+    times. Raises AuditError, naming the counts, if they are still unprotected then. None
+    where there are no public marts (a build that selected part of the project)."""
+    if not has_public_marts(audit_database):
+        return None
+    for attempt in range(rounds + 1):
+        with duckdb.connect(str(audit_database), read_only=True) as con:
+            result = audit(con)
+        if result.passed:
+            return result
+        if attempt == rounds or result.to_hide.empty:
+            raise AuditError(report(result))
+        with duckdb.connect(str(suppressions_database)) as con:
+            con.execute(SUPPRESSIONS_DDL)
+            con.register("to_hide", result.to_hide)
+            con.execute(
+                f"""insert into {SUPPRESSIONS_TABLE}
+                select indicator_id, area_code, breakdown, count_kind, cast(period_start as date),
+                    cast(period_end as date), protects, current_timestamp
+                from to_hide"""
+            )
+        print(
+            f"disclosure audit: {len(result.unprotected)} hidden counts could be narrowed down; "
+            f"hiding {len(result.to_hide)} more counts and building the public marts again",
+            flush=True,
+        )
+        rebuild()
+    raise AssertionError("unreachable")
 
 
 def _components(indicators: pd.Series) -> list[set[str]]:

@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from . import atomic, config, validate
+from . import atomic, config, disclosure_audit, validate
 from .checks import checked_sql, without_whitespace
 from .contract import (
     BOUNDARY_FILE,
@@ -176,6 +176,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         "create table if not exists raw.lsoa_boundaries "
         "(lsoa_code varchar, geometry varchar, file_name varchar, loaded_at timestamp)"
     )
+    con.execute(disclosure_audit.SUPPRESSIONS_DDL)  # written by the transform's audit
 
 
 def check_key(con: duckdb.DuckDBPyConnection, key: PseudoKey) -> None:

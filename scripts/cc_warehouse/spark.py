@@ -33,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import atomic, config, dbt_steps, dbt_summary, publish
+from . import atomic, config, dbt_steps, dbt_summary, disclosure_audit, publish
 
 RAW_SCHEMA = "raw"
 AUDIT_SCHEMA = "audit"
@@ -243,6 +243,7 @@ def stored_failures(run_results: Path) -> list[str]:
 def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = True) -> list[str]:
     with atomic.pipeline_lock(settings, "transform"):
         atomic.recover(settings)
+        disclosure_audit.ensure_table(settings.warehouse)
         exported = export_raw(settings)
         print(
             f"raw zone exported for Spark: {len(exported)} tables to {raw_parquet_dir(settings)}", flush=True
@@ -268,12 +269,39 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
             )
         if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
+        protect(settings, copy)
         try:
             staged = publish.stage(settings, copy)
             publish.activate(settings, staged.version)
         except (OSError, publish.PublishError) as error:
             raise SparkTransformError(f"publishing failed: {error}") from None
         return staged.tables
+
+
+def protect(settings: config.Settings, copy: Path) -> None:
+    """The disclosure audit of the public marts Spark built (disclosure_audit.protect): the
+    counts it hides go into the raw zone of the warehouse, exported again for Spark, which
+    builds the public marts again; they are then copied back into `copy`."""
+
+    def rebuild() -> None:
+        export_raw(settings)
+        status = run_dbt(settings, [["build", "--select", disclosure_audit.PUBLIC_MARTS]])[0]
+        if status != 0:
+            raise SparkTransformError(
+                f"dbt build --target spark of the public marts after the disclosure audit failed "
+                f"(exit code {status}): see logs/dbt.log; the published copies are unchanged"
+            )
+        copy_from_spark(settings, [])
+
+    try:
+        result = disclosure_audit.protect(copy, settings.warehouse, rebuild, settings.audit_rounds)
+    except disclosure_audit.AuditError as error:
+        raise SparkTransformError(
+            f"the disclosure audit failed, so nothing is published: {error}; the published copies "
+            "are unchanged"
+        ) from None
+    if result is not None:
+        print(result.summary(), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

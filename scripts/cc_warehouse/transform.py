@@ -46,7 +46,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import atomic, config, dbt_steps, dbt_summary, publish, spark
+from . import atomic, config, dbt_steps, dbt_summary, disclosure_audit, publish, spark
 
 
 class TransformError(Exception):
@@ -265,6 +265,33 @@ def run_dbt(commands: list[list[str]], copy: Path, quarterly: bool = False) -> l
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
 
 
+def protect(settings: config.Settings, copy: Path) -> bool:
+    """The disclosure audit of the public marts just built (disclosure_audit.protect): where a
+    hidden count could be narrowed down, more counts are hidden and the public marts built
+    again (fully). True if they were; TransformError if the audit still fails."""
+    rebuilt = False
+
+    def rebuild() -> None:
+        nonlocal rebuilt
+        rebuilt = True
+        status = run_dbt([["build", "--select", disclosure_audit.PUBLIC_MARTS]], copy)[0]
+        if status != 0:
+            raise TransformError(
+                f"dbt build of the public marts after the disclosure audit failed (exit code "
+                f"{status}): see logs/dbt.log. {UNCHANGED}"
+            )
+
+    try:
+        result = disclosure_audit.protect(copy, copy, rebuild, settings.audit_rounds)
+    except disclosure_audit.AuditError as error:
+        raise TransformError(
+            f"the disclosure audit failed, so nothing is published: {error}. {UNCHANGED}"
+        ) from None
+    if result is not None:  # None: a build that selected part of the project without them
+        print(result.summary(), flush=True)
+    return rebuilt
+
+
 def summarise(settings: config.Settings, copy: Path) -> None:
     run_results = target_path() / "run_results.json"
     if not run_results.exists():
@@ -338,6 +365,7 @@ def transform(
         copy = copy_warehouse(settings)
         size = copy.stat().st_size / 1e6
         print(f"copied the warehouse ({size:.0f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
+        disclosure_audit.ensure_table(copy)
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
         # source freshness in the same dbt process as the build (one start-up), after it
@@ -353,6 +381,9 @@ def transform(
             )
         if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
+        with timed("disclosure audit"):
+            if protect(settings, copy):
+                previous = None  # the public marts were built whole again: publish them whole
         atomic.kill_point("transform:after_dbt")
         try:
             with timed("checkpoint"):

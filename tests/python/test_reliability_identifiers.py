@@ -18,11 +18,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cc_warehouse import config, load
+from cc_warehouse import config, disclosure_audit, load
 from cc_warehouse.pseudo import KeyError_, make_key
 from landing import NHS, TEST_KEY, write_landing
 from pipeline import State
-from reliability import SECRET_KEY, City, city, landing_rows, no_traceback
+from reliability import SECRET_KEY, City, city, fingerprint, landing_rows, no_traceback
 
 NHS_COLUMNS = ("mother_nhs_number", "baby_nhs_number", "child_nhs_number")
 BIRTH_DATE_COLUMNS = ("mother_birth_date", "child_birth_date", "birth_date")
@@ -412,3 +412,50 @@ def test_the_public_csv_follows_the_same_rules(session_city):
                     assert shown == "*", (path.name, key, column, count)
             checked += 1
     assert checked > 1000
+
+
+def test_the_published_figures_pass_the_disclosure_audit_with_what_it_hid(session_city):
+    """This city is one where the model's rules leave hidden counts that could be narrowed
+    down (test_disclosure_audit has the pattern): the transform's audit hid more counts and
+    built the public marts again, so what is published passes, and each count it hid is
+    hidden in every row that publishes it (a financial year and its rolling year alike)."""
+    state = State(session_city.pristine)
+    con = duckdb.connect(str(state.published), read_only=True)
+    try:
+        result = disclosure_audit.audit(con)
+    finally:
+        con.close()
+    assert result.passed, disclosure_audit.report(result)
+    hid = state.query("select count(*), count(distinct protects) from raw.audit_suppressions")[0]
+    assert hid[0] >= 1, "the rules alone protected this city: choose a city where they do not"
+    still_shown = state.query(
+        """select count(*)
+        from raw.audit_suppressions as hidden
+        inner join pub_indicator_values as published
+            on hidden.indicator_id = published.indicator_id
+            and hidden.area_code = published.area_code
+            and hidden.breakdown = published.breakdown
+            and hidden.period_start = published.period_start
+            and hidden.period_end = published.period_end
+        where (hidden.count_kind = 'numerator' and published.numerator is not null)
+            or (hidden.count_kind = 'denominator' and published.denominator is not null)"""
+    )[0][0]
+    assert still_shown == 0
+
+
+def test_a_disclosure_audit_that_still_fails_stops_publishing(session_city):
+    """Without the counts the audit hid, and not allowed to hide more (CC_AUDIT_ROUNDS=0),
+    the transform fails, naming what could be narrowed down, and publishes nothing."""
+    state = session_city.restore()
+    con = duckdb.connect(str(state.warehouse))
+    try:
+        con.execute("delete from raw.audit_suppressions")
+    finally:
+        con.close()
+    before = fingerprint(state)
+    result = session_city.transform("--no-freshness", "--force", check=False, CC_AUDIT_ROUNDS="0")
+    assert result.returncode == 1
+    assert "the disclosure audit failed, so nothing is published" in result.stderr
+    assert re.search(r"could only be \d+ to \d+", result.stderr), result.stderr[-2000:]
+    no_traceback(result)
+    assert fingerprint(state) == before

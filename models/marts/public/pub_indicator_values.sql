@@ -19,6 +19,9 @@
        another group, so this is repeated (var disclosure_secondary_rounds);
        tests/disclosure checks that no group is left with one hidden count, and
        `make audit` what an attacker could work out from everything published.
+       Where the audit finds a hidden count still narrowed down after all this, `make
+       transform` hides more counts (stg_disclosure__audit_suppressions) and builds this
+       model again (scripts/cc_warehouse/disclosure_audit.py, protect).
     3. Shown counts are rounded to the nearest 5, and every published figure (percentage,
        interval, coverage, comparison) is computed from the shown counts, as a whole
        number.
@@ -112,6 +115,46 @@ nested_pairs as (
 
 ),
 
+-- The counts the disclosure audit hid beyond these rules (disclosure_audit.protect, after a
+-- build that left a hidden count it could narrow down): hidden from the start, like a small
+-- count, so that the rounds below protect them too. A financial year and the rolling year
+-- ending with its fourth quarter are one count, both hidden (matched by their dates).
+audit_suppressions as (
+
+    select
+        indicator_id,
+        area_code,
+        breakdown,
+        period_start,
+        period_end,
+        max(case when count_kind = 'numerator' then 1 else 0 end) as numerator_hidden,
+        max(case when count_kind = 'denominator' then 1 else 0 end) as denominator_hidden
+
+    from {{ ref('stg_disclosure__audit_suppressions') }}
+    group by indicator_id, area_code, breakdown, period_start, period_end
+
+),
+
+audited as (
+
+    select
+        classified.row_id,
+        classified.numerator,
+        classified.denominator,
+        coalesce(audit_suppressions.numerator_hidden, 0) as numerator_audit_hidden,
+        coalesce(audit_suppressions.denominator_hidden, 0) as denominator_audit_hidden
+
+    from classified
+    left join audit_suppressions
+        on
+            classified.indicator_id = audit_suppressions.indicator_id
+            and classified.area_code = audit_suppressions.area_code
+            and classified.breakdown = audit_suppressions.breakdown
+            and classified.period_start = audit_suppressions.period_start
+            and classified.period_end = audit_suppressions.period_end
+
+),
+
 -- one row per count (numerator or denominator) of each value, with its primary suppression
 cells_0 as (
 
@@ -123,9 +166,10 @@ cells_0 as (
         case
             when {{ is_small_count('denominator') }} then 'small_denominator'
             when {{ is_small_count('numerator') }} then 'small_numerator'
+            when numerator_audit_hidden = 1 then 'audit'
         end as suppression
 
-    from classified
+    from audited
 
     union all
 
@@ -134,10 +178,12 @@ cells_0 as (
         row_id,
         'denominator' as count_kind,
         denominator as exact_count,
-        case when {{ is_small_count('denominator') }} then 'small_denominator' end
-            as suppression
+        case
+            when {{ is_small_count('denominator') }} then 'small_denominator'
+            when denominator_audit_hidden = 1 then 'audit'
+        end as suppression
 
-    from classified
+    from audited
 
 ),
 

@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('disclosure', 'audit_suppressions') }}
+
+),
+
+renamed as (
+
+    select
+        indicator_id,
+        area_code,
+        breakdown,
+        count_kind,
+        period_start,
+        period_end,
+        protects,
+        added_at
+
+    from source
+
+)
+
+select * from renamed
