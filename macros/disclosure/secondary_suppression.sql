@@ -24,9 +24,11 @@
 
 {#-
     What a group's member hides, or NULL, from the group's state (window columns of the
-    round): a group whose one hidden count is the shown total minus the other shown counts
-    hides its smallest shown non-zero count too or, where there is none (the others are
-    all 0), the total itself.
+    round): a group whose one hidden count is the shown total minus the other shown counts,
+    or whose hidden counts add up to less than disclosure_least_hidden_sum() above what
+    they are known to be at least (so that each is known to be small), hides its smallest
+    shown non-zero count too or, where there is none (the others are all 0), the total
+    itself.
 -#}
 {% macro secondary_suppression_reason() -%}
     case
@@ -57,10 +59,13 @@
         ) over (partition by live_memberships.group_key) as margin_shown,
         min(case when {{ cells }}.suppression is null then live_memberships.hiding_order end)
             over (partition by live_memberships.group_key) as next_to_hide,
+        -- what the hidden counts add up to above what anyone knows they are at least: a
+        -- hidden denominator is at least 1 (its row exists; a count's id is odd for a
+        -- denominator), a numerator at least 0
         sum(
             case
                 when not live_memberships.is_margin and {{ cells }}.suppression is not null
-                    then live_memberships.exact_count
+                    then live_memberships.exact_count - live_memberships.cell_id % 2
                 else 0
             end
         ) over (partition by live_memberships.group_key) as hidden_sum

@@ -13,13 +13,14 @@ definitions:
   obese children among the overweight or obese children, the same children measured);
 - a financial year and the rolling year ending with its fourth quarter are one count.
 
-Every relation holds within one span of dates, so each span (of a set of related
-indicators) is a linear programme of its own, with one variable per count. For each hidden
-count, the audit finds with HiGHS the least and the most it can be given all of the above:
-the interval the attacker is left with. Witnesses first: two or three programmes push every
-hidden count down, then up, at once, and a count whose interval they already show wide
-enough needs nothing more. Every other count gets its own two programmes, solved as integer
-programmes where the linear optimum is not a whole-number point, so the bounds are exact.
+Every relation holds within one span of dates and one local authority, so each span and
+local authority (of a set of related indicators) is a linear programme of its own, with one
+variable per count. For each hidden count, the audit finds with HiGHS the least and the most
+it can be given all of the above: the interval the attacker is left with. Witnesses first:
+two or three programmes push every hidden count down, then up, at once, and a count whose
+interval they already show wide enough needs nothing more. Every other count gets its own
+two programmes, solved as integer programmes where the linear optimum is not a whole-number
+point, so the bounds are exact.
 
 The protection rule (docs/methods.md), for every hidden count whose true value is 1 to 7:
 its interval reaches at least 8 (nobody can tell the count is small) and is at least 7
@@ -42,6 +43,8 @@ every count left unprotected, and exits 1 when there is one.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable
@@ -70,6 +73,7 @@ INDICATOR_RELATIONS = (
     ("low_birth_weight_term", "low_birth_weight_all", False),
     ("reception_obesity", "reception_overweight_obese", True),
 )
+PART_KEY = ["indicators", "period_start", "period_end", "la_code"]  # one programme each
 PUBLISHED_COLUMNS = [*KEY, "la_code", "breakdown_group", "period_start", "period_end", *KINDS]
 SERIES = ["indicator_id", "area_code", "breakdown"]
 INF = highspy.kHighsInf
@@ -91,6 +95,7 @@ SUPPRESSIONS_DDL = f"""create table if not exists {SUPPRESSIONS_TABLE} (
     indicator_id varchar, area_code varchar, breakdown varchar, count_kind varchar,
     period_start date, period_end date, protects varchar, added_at timestamp)"""
 TOLERANCE = 1e-6
+CANDIDATES_TRIED = 12  # shown counts tried, smallest first, for each unprotected count
 
 
 class AuditError(Exception):
@@ -105,6 +110,9 @@ class AuditResult:
     seconds: float
     # shown counts whose hiding would widen the unprotected ones' intervals (SUPPRESSION_COLUMNS)
     to_hide: pd.DataFrame | None = None
+    # each programme audited (PART_KEY) with its hidden counts and those of them 1 to 7
+    parts: dict[tuple, tuple[int, int]] | None = None
+    failing_parts: set[tuple] | None = None
 
     @property
     def passed(self) -> bool:
@@ -120,13 +128,16 @@ class AuditResult:
 
 
 def read(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The published rows with the true counts beside them (true_numerator, true_denominator)."""
+    """The published rows with the true counts beside them (true_numerator, true_denominator),
+    in the order of their keys, so that the same figures always make the same programmes and
+    the same choices of what to hide."""
     keys = " and ".join(f"published.{c} = exact.{c}" for c in KEY)
     return con.execute(
         f"""select {", ".join(f"published.{c}" for c in PUBLISHED_COLUMNS)},
                 exact.numerator as true_numerator, exact.denominator as true_denominator
             from pub_indicator_values as published
-            left join fct_indicator_values as exact on {keys}"""
+            left join fct_indicator_values as exact on {keys}
+            order by {", ".join(f"published.{c}" for c in KEY)}"""
     ).df()
 
 
@@ -261,6 +272,7 @@ class Model:
         # which counts each relation binds together: where to look for a count to hide
         self.relations = matrix[:n_relations, : self.n_vars].tocsc()
         self.variables = variables
+        self.lower, self.upper = lower, upper
         self.shown = np.isfinite(upper) & (lower > 0)  # shown, and not 0
         self.shown_value = np.where(self.shown, upper - ROUNDING_BASE // 2, INF)
         lp = highspy.HighsLp()
@@ -330,24 +342,46 @@ class Model:
 
     def to_hide(self, failing: np.ndarray) -> list[tuple[int, int]]:
         """(count to hide, the count it protects): for each unprotected count, the smallest
-        shown non-zero count among those bound to it, or where none is shown, bound to the
-        hidden counts bound to it, and so on. Hiding it frees the relation that pins the
-        unprotected count. A count with a choice already made among its candidates waits
-        for the next audit, so one hidden count can protect several."""
+        shown non-zero count within two relations of it whose hiding leaves it protected
+        (each tried in this model, where it then stays hidden, so that one count hidden can
+        protect many); where none does alone, the smallest bound to it by a relation, and
+        the next audit goes on from there."""
         chosen: list[tuple[int, int]] = []
         for var in failing:
-            reached = np.array([var])
-            candidates = np.zeros(0, dtype=np.int64)
-            while not len(candidates):
-                wider = self.related(reached)
-                if len(wider) == len(reached):
-                    break  # nothing shown is bound to it, however far: nothing to hide
-                reached = wider
-                candidates = reached[self.shown[reached]]
-            if not len(candidates) or set(candidates) & {c for c, _ in chosen}:
-                continue
-            chosen.append((int(candidates[np.argmin(self.shown_value[candidates])]), int(var)))
+            var = int(var)
+            if self._protected(var):
+                continue  # by a count chosen for another
+            near = self.related(np.array([var]))
+            candidates = self.related(near)
+            candidates = candidates[self.shown[candidates]]
+            candidates = candidates[np.argsort(self.shown_value[candidates], kind="stable")]
+            for candidate in candidates[:CANDIDATES_TRIED]:
+                self._hide(int(candidate))
+                if self._protected(var):
+                    chosen.append((int(candidate), var))
+                    break
+                self._show(int(candidate))
+            else:
+                first = [c for c in candidates if c in set(near)]
+                if first:
+                    self._hide(int(first[0]))
+                    chosen.append((int(first[0]), var))
         return chosen
+
+    def _protected(self, var: int) -> bool:
+        high = self._extreme(var, -1.0)[0]
+        low = self._extreme(var, 1.0)[0]
+        return high >= PROTECTED_UP and high - low >= PROTECTED_WIDTH
+
+    def _hide(self, var: int) -> None:
+        """In this model, count `var` as hidden (a row still exists: a denominator is >= 1)."""
+        floor = 1.0 if self.variables.loc[var, "kind"] == "denominator" else 0.0
+        self.highs.changeColBounds(var, floor, INF)
+        self.shown[var] = False
+
+    def _show(self, var: int) -> None:
+        self.highs.changeColBounds(var, self.lower[var], self.upper[var])
+        self.shown[var] = True
 
     def audit(self) -> pd.DataFrame:
         """(var, lower, upper): the protected counts whose interval breaks the rule."""
@@ -395,36 +429,59 @@ class Model:
         return pd.DataFrame({"var": self.targets[failing], "lower": low[failing], "upper": high[failing]})
 
 
-def audit(con: duckdb.DuckDBPyConnection) -> AuditResult:
-    """Audit pub_indicator_values against fct_indicator_values in the database `con`."""
+def audit(con: duckdb.DuckDBPyConnection, workers: int = 2, only: set[tuple] | None = None) -> AuditResult:
+    """Audit pub_indicator_values against fct_indicator_values in the database `con`, one
+    linear programme per span of dates and local authority (PART_KEY), on `workers`
+    processes; `only` those programmes, if given."""
     started = time.perf_counter()
     rows = read(con)
-    span = pd.factorize(pd.MultiIndex.from_frame(rows[["period_start", "period_end"]]))[0]
-    found, hide = [], []
-    hidden = small = 0
+    # every relation holds within one span of dates and one local authority
+    span = pd.factorize(pd.MultiIndex.from_frame(rows[PART_KEY[1:]]))[0]
+    keys, parts = [], []
     for indicators in _components(rows["indicator_id"]):
         related = rows["indicator_id"].isin(indicators).to_numpy()
-        for one_span in np.unique(span[related]):
-            part = rows[related & (span == one_span)].reset_index(drop=True)
-            model = Model(part)
-            hidden += model.cells.loc[model.cells["hidden"], "var"].nunique()
-            small += len(model.targets)
-            failing = model.audit()
-            if failing.empty:
-                continue
-            hide.append(_hide_rows(model, part, failing["var"].to_numpy()))
-            cells = (
-                model.cells[model.cells["hidden"]].drop(columns=["lower", "upper"]).merge(failing, on="var")
-            )
-            found.append(
-                part.iloc[cells["row"].to_numpy()][KEY]
-                .reset_index(drop=True)
-                .join(cells[["kind", "true_count", "lower", "upper"]].reset_index(drop=True))
-            )
+        for one in np.unique(span[related]):
+            part = rows[related & (span == one)].reset_index(drop=True)
+            key = (",".join(sorted(indicators)), *part[PART_KEY[1:]].iloc[0])
+            if only is None or key in only:
+                keys.append(key)
+                parts.append(part)
+    if workers > 1 and len(parts) > workers:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = list(pool.map(_audit_part, parts, chunksize=max(1, len(parts) // (8 * workers))))
+    else:
+        results = [_audit_part(part) for part in parts]
+    found = [r[2] for r in results if r[2] is not None]
+    hide = [r[3] for r in results if r[3] is not None]
     columns = [*KEY, "kind", "true_count", "lower", "upper"]
     unprotected = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
     to_hide = pd.concat(hide, ignore_index=True) if hide else pd.DataFrame(columns=SUPPRESSION_COLUMNS)
-    return AuditResult(hidden, small, unprotected, time.perf_counter() - started, to_hide)
+    return AuditResult(
+        sum(r[0] for r in results),
+        sum(r[1] for r in results),
+        unprotected,
+        time.perf_counter() - started,
+        to_hide,
+        parts={key: r[:2] for key, r in zip(keys, results, strict=True)},
+        failing_parts={key for key, r in zip(keys, results, strict=True) if r[2] is not None},
+    )
+
+
+def _audit_part(part: pd.DataFrame) -> tuple[int, int, pd.DataFrame | None, pd.DataFrame | None]:
+    """One programme: (hidden counts, of which 1 to 7, the unprotected ones, what to hide)."""
+    model = Model(part)
+    hidden = model.cells.loc[model.cells["hidden"], "var"].nunique()
+    failing = model.audit()
+    if failing.empty:
+        return hidden, len(model.targets), None, None
+    cells = model.cells[model.cells["hidden"]].drop(columns=["lower", "upper"]).merge(failing, on="var")
+    unprotected = (
+        part.iloc[cells["row"].to_numpy()][KEY]
+        .reset_index(drop=True)
+        .join(cells[["kind", "true_count", "lower", "upper"]].reset_index(drop=True))
+    )
+    return hidden, len(model.targets), unprotected, _hide_rows(model, part, failing["var"].to_numpy())
 
 
 def _hide_rows(model: Model, part: pd.DataFrame, failing: np.ndarray) -> pd.DataFrame:
@@ -474,9 +531,17 @@ def protect(
     where there are no public marts (a build that selected part of the project)."""
     if not has_public_marts(audit_database):
         return None
+    parts: dict[tuple, tuple[int, int]] = {}
+    only = None
     for attempt in range(rounds + 1):
         with duckdb.connect(str(audit_database), read_only=True) as con:
-            result = audit(con)
+            # After the first round, only the programmes that failed: what is hidden more, and
+            # what the model's rules then hide in turn, stays within its span and authority.
+            result = audit(con, only=only)
+        parts.update(result.parts)
+        result.hidden = sum(hidden for hidden, _ in parts.values())
+        result.small_hidden = sum(small for _, small in parts.values())
+        only = result.failing_parts
         if result.passed:
             return result
         if attempt == rounds or result.to_hide.empty:
@@ -492,7 +557,7 @@ def protect(
             )
         print(
             f"disclosure audit: {len(result.unprotected)} hidden counts could be narrowed down; "
-            f"hiding {len(result.to_hide)} more counts and building the public marts again",
+            f"hiding {len(result.to_hide)} more and building the public marts again",
             flush=True,
         )
         rebuild()

@@ -265,21 +265,23 @@ def run_dbt(commands: list[list[str]], copy: Path, quarterly: bool = False) -> l
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
 
 
-def protect(settings: config.Settings, copy: Path) -> bool:
+def protect(settings: config.Settings, copy: Path, quarterly: bool) -> None:
     """The disclosure audit of the public marts just built (disclosure_audit.protect): where a
     hidden count could be narrowed down, more counts are hidden and the public marts built
-    again (fully). True if they were; TransformError if the audit still fails."""
-    rebuilt = False
+    again, as the build built them (a quarterly build's: only the periods it touched, the
+    only ones the audit can find wanting, since the others passed it when they were built).
+    TransformError if the audit still fails."""
 
     def rebuild() -> None:
-        nonlocal rebuilt
-        rebuilt = True
-        status = run_dbt([["build", "--select", disclosure_audit.PUBLIC_MARTS]], copy)[0]
+        options = ["--exclude-resource-type", "unit_test"] if quarterly else []
+        changes = _mart_changes(copy)
+        status = run_dbt([["build", "--select", disclosure_audit.PUBLIC_MARTS, *options]], copy, quarterly)[0]
         if status != 0:
             raise TransformError(
                 f"dbt build of the public marts after the disclosure audit failed (exit code "
                 f"{status}): see logs/dbt.log. {UNCHANGED}"
             )
+        _mart_changes(copy, keep=changes)
 
     try:
         result = disclosure_audit.protect(copy, copy, rebuild, settings.audit_rounds)
@@ -289,7 +291,28 @@ def protect(settings: config.Settings, copy: Path) -> bool:
         ) from None
     if result is not None:  # None: a build that selected part of the project without them
         print(result.summary(), flush=True)
-    return rebuilt
+
+
+def _mart_changes(copy: Path, keep: list[tuple] | None = None) -> list[tuple]:
+    """The record of the rows a quarterly build replaced in each mart (macro
+    record_mart_change), which publishing reads. A dbt build starts it afresh, so the
+    audit's rebuild of the public marts would lose the other marts' records: `keep` puts
+    back those of the marts the rebuild did not record."""
+    con = duckdb.connect(str(copy))
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'mart_changes'"
+        ).fetchone()[0]
+        if not exists:
+            return []
+        rows = con.execute("select model_name, replaced_where from mart_changes.replaced").fetchall()
+        recorded = {model for model, _ in rows}
+        kept = [row for row in keep or [] if row[0] not in recorded]
+        if kept:
+            con.executemany("insert into mart_changes.replaced values (?, ?)", kept)
+        return rows + kept
+    finally:
+        con.close()
 
 
 def summarise(settings: config.Settings, copy: Path) -> None:
@@ -382,8 +405,7 @@ def transform(
         if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
         with timed("disclosure audit"):
-            if protect(settings, copy):
-                previous = None  # the public marts were built whole again: publish them whole
+            protect(settings, copy, bool(quarterly))
         atomic.kill_point("transform:after_dbt")
         try:
             with timed("checkpoint"):

@@ -5,8 +5,10 @@
 
     The earlier figure is published as a whole percentage only, and only where both the
     figure now and the earlier one would pass disclosure control on their own: the figure
-    is shown now, and neither earlier count is from 1 to 7. The earlier counts themselves
-    never leave the warehouse. Choices and their limits: _public__models.yml.
+    is shown now, and neither earlier count is from 1 to 7. Like every public figure it is
+    computed from the counts as they would be shown (rounded to 5), so that it tells no
+    more than they would. The earlier counts themselves never leave the warehouse.
+    Choices and their limits: _public__models.yml.
 -#}
 
 with
@@ -41,7 +43,10 @@ revised_figures as (
                 and revisions.previous_value_pct is not null
                 and not {{ is_small_count('revisions.previous_numerator') }}
                 and not {{ is_small_count('revisions.previous_denominator') }}
-                then {{ to_public_percentage('revisions.previous_value_pct') }}
+                then {{ to_public_percentage(
+                    '100 * ' ~ as_double(round_count('revisions.previous_numerator'))
+                    ~ ' / ' ~ as_double(round_count('revisions.previous_denominator'))
+                ) }}
         end as previous_value_pct
 
     from public_values

@@ -15,8 +15,7 @@ renamed as (
         count_kind,
         period_start,
         period_end,
-        protects,
-        added_at
+        protects
 
     from source
 
