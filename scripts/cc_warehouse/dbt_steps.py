@@ -32,6 +32,23 @@ FRESHNESS = ["source", "freshness", "--quiet"]
 STALE = "source freshness: a feed is older than allowed (see above)"
 
 
+@contextlib.contextmanager
+def merged_run_results(target_path: Path):
+    """dbt commands run inside add their nodes' results to the run_results.json already in
+    `target_path` (a node run again replaces its earlier result), rather than replace the
+    file: it stays the record of the whole transform (the audit's rebuild of the public
+    marts comes after the build)."""
+    path = target_path / "run_results.json"
+    before = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    yield
+    if before is None or not path.exists():
+        return
+    after = json.loads(path.read_text(encoding="utf-8"))
+    again = {result["unique_id"] for result in after["results"]}
+    before["results"] = [r for r in before["results"] if r["unique_id"] not in again] + after["results"]
+    path.write_text(json.dumps(before), encoding="utf-8")
+
+
 def _die_with_parent() -> None:
     """In the dbt child: be killed when the transform dies, so no orphan keeps writing."""
     with contextlib.suppress(OSError, AttributeError):

@@ -28,7 +28,7 @@ wide (eight values or more stay possible), so it is never pinned to one value or
 narrow range.
 
 Where a count is left unprotected, the audit names shown counts to hide (Model.to_hide: the
-smallest shown count bound to it by a relation). `make transform` runs `protect` after every
+smallest shown count near it whose hiding protects it, tried in the programme). `make transform` runs `protect` after every
 build: it adds them to raw.audit_suppressions, which pub_indicator_values hides like small
 counts, builds the public marts again and audits again, until the audit passes; if it still
 fails after CC_AUDIT_ROUNDS rounds, nothing is published.
@@ -73,7 +73,8 @@ INDICATOR_RELATIONS = (
     ("low_birth_weight_term", "low_birth_weight_all", False),
     ("reception_obesity", "reception_overweight_obese", True),
 )
-PART_KEY = ["indicators", "period_start", "period_end", "la_code"]  # one programme each
+# one programme each: the related indicators (joined by ","), the span of dates, the authority
+PART_KEY = ["indicators", "period_start", "period_end", "la_code"]
 PUBLISHED_COLUMNS = [*KEY, "la_code", "breakdown_group", "period_start", "period_end", *KINDS]
 SERIES = ["indicator_id", "area_code", "breakdown"]
 INF = highspy.kHighsInf

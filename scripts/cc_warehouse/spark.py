@@ -12,8 +12,12 @@ log, quarantine). `transform` then, holding the pipeline lock:
 2. runs `dbt build --target spark` (profiles.yml: pyspark in local mode), then
    `dbt source freshness` in the same dbt process and Spark session (dbt_steps.py);
 3. copies the marts Spark built (and the stored failures of the tests that did not pass)
-   into <state>/spark/marts.duckdb and prints the one-table summary of test warnings from it;
-4. publishes those marts exactly as the DuckDB transform does (<state>/published).
+   into <state>/spark/marts.duckdb (in a child process, `copy-marts`) and prints the
+   one-table summary of test warnings from it;
+4. audits the public marts there (disclosure_audit.protect): where it hides more counts,
+   the raw zone is exported again, Spark builds the public marts again and they are copied
+   again;
+5. publishes those marts exactly as the DuckDB transform does (<state>/published).
 
 Spark keeps its own files beside the warehouse: <state>/spark/warehouse (tables),
 <state>/spark/metastore_db (the Derby metastore) and <state>/spark/tmp. A cluster (the
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -204,6 +209,26 @@ def copy_from_spark(settings: config.Settings, audit_relations: list[str]) -> Pa
     return target
 
 
+def copy_in_child(settings: config.Settings, audit_relations: list[str]) -> Path:
+    """copy_from_spark in a child process (`spark copy-marts`): a process that opened Spark's
+    Derby metastore holds it until it exits, and dbt (another process) builds again after
+    the copy when the disclosure audit hides more counts."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(dbt_steps.SCRIPTS), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cc_warehouse.spark", "copy-marts", *audit_relations],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SparkTransformError(f"copying the marts from Spark failed: {result.stderr.strip()[-2000:]}")
+    return marts_copy(settings)
+
+
 def _naive_timestamps(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Spark's TIMESTAMP is an instant (TIMESTAMPTZ in DuckDB): back to local time, as the
     DuckDB build stores it, so that both builds publish the same column types."""
@@ -251,13 +276,13 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
         run_results = target_path() / "run_results.json"
         run_results.unlink(missing_ok=True)
         # The freshness check in the build's dbt process, after it (one Spark session), and
-        # before this process starts Spark to copy the marts: the session's Derby metastore
-        # can be open in one process at a time, and ours stays open until we exit.
+        # before a child process starts Spark to copy the marts: the session's Derby
+        # metastore can be open in one process at a time, and stays open until it exits.
         codes = run_dbt(settings, dbt_steps.build_then_freshness(dbt_args, freshness))
         status = codes[0]
         if not run_results.exists():
             raise SparkTransformError(f"dbt build --target spark failed (exit code {status})")
-        copy = copy_from_spark(settings, stored_failures(run_results))
+        copy = copy_in_child(settings, stored_failures(run_results))
         rows = dbt_summary.summarise(
             run_results, copy, settings.reports_dir / "data_quality" / "dbt_test_warnings.csv"
         )
@@ -285,13 +310,14 @@ def protect(settings: config.Settings, copy: Path) -> None:
 
     def rebuild() -> None:
         export_raw(settings)
-        status = run_dbt(settings, [["build", "--select", disclosure_audit.PUBLIC_MARTS]])[0]
+        with dbt_steps.merged_run_results(target_path()):
+            status = run_dbt(settings, [["build", "--select", disclosure_audit.PUBLIC_MARTS]])[0]
         if status != 0:
             raise SparkTransformError(
                 f"dbt build --target spark of the public marts after the disclosure audit failed "
                 f"(exit code {status}): see logs/dbt.log; the published copies are unchanged"
             )
-        copy_from_spark(settings, [])
+        copy_in_child(settings, [])
 
     try:
         result = disclosure_audit.protect(copy, settings.warehouse, rebuild, settings.audit_rounds)
@@ -306,7 +332,7 @@ def protect(settings: config.Settings, copy: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["transform", "export-raw"])
+    parser.add_argument("step", choices=["transform", "export-raw", "copy-marts"])
     parser.add_argument("--no-freshness", action="store_true", help="skip `dbt source freshness`")
     args, dbt_args = parser.parse_known_args(argv)
     settings = config.settings()
@@ -319,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"raw zone exported for Spark: {len(exported)} tables, {rows:,d} rows, to "
                 f"{raw_parquet_dir(settings)} ({time.perf_counter() - started:.1f} s)"
             )
+            return 0
+        if args.step == "copy-marts":  # the transform's own step (copy_in_child)
+            copy_from_spark(settings, dbt_args)
             return 0
         tables = transform(settings, dbt_args, freshness=not args.no_freshness)
     except (SparkTransformError, atomic.StateError) as error:

@@ -275,7 +275,9 @@ def protect(settings: config.Settings, copy: Path, quarterly: bool) -> None:
     def rebuild() -> None:
         options = ["--exclude-resource-type", "unit_test"] if quarterly else []
         changes = _mart_changes(copy)
-        status = run_dbt([["build", "--select", disclosure_audit.PUBLIC_MARTS, *options]], copy, quarterly)[0]
+        with dbt_steps.merged_run_results(target_path()):
+            command = ["build", "--select", disclosure_audit.PUBLIC_MARTS, *options]
+            status = run_dbt([command], copy, quarterly)[0]
         if status != 0:
             raise TransformError(
                 f"dbt build of the public marts after the disclosure audit failed (exit code "
