@@ -28,10 +28,11 @@ wide (eight values or more stay possible), so it is never pinned to one value or
 narrow range.
 
 Where a count is left unprotected, the audit names shown counts to hide (Model.to_hide: the
-smallest shown count near it whose hiding protects it, tried in the programme). `make transform` runs `protect` after every
-build: it adds them to raw.audit_suppressions, which pub_indicator_values hides like small
-counts, builds the public marts again and audits again, until the audit passes; if it still
-fails after CC_AUDIT_ROUNDS rounds, nothing is published.
+smallest shown count near it whose hiding protects it, tried in the programme). `make
+transform` runs `protect` after every build: it adds them to raw.audit_suppressions, which
+pub_indicator_values hides like small counts, builds the public marts again and audits
+again, until the audit passes; if it still fails after CC_AUDIT_ROUNDS rounds, nothing is
+published.
 
     python -m cc_warehouse.disclosure_audit [--database PATH]
 
