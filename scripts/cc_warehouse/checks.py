@@ -18,6 +18,12 @@ from .contract import Column, Feed
 from .pseudo import modulus11_sql
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+DATE_PATTERNS = ("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")  # the same, shaped
+EARLIEST_DATE = "1900-01-01"  # before it, a date is impossible
+# NHS numbers of one digit repeated (0000000000, 9999999999, ...): each passes the Modulus 11
+# check (the weights 10 to 2 add up to 54, one less than a multiple of 11), and systems send
+# them for "not known"; as pseudonyms they would link strangers' records
+PLACEHOLDER_NHS_NUMBERS = tuple(digit * 10 for digit in "0123456789")
 # What the regular expression class \s matches (RE2: tab, newline, form feed, return, space).
 WHITESPACE = "(' ' || chr(9) || chr(10) || chr(12) || chr(13))"
 
@@ -39,8 +45,13 @@ def _in(expression: str, values: tuple[str, ...]) -> str:
 
 
 def _date(raw: str) -> str:
-    attempts = ", ".join(f"try_strptime({raw}, {_quote(f)})" for f in DATE_FORMATS)
-    return f"cast(coalesce({attempts}) as date)"
+    """The date, when the text has a four-digit year in one of DATE_FORMATS (strptime alone
+    reads `01/05/24` as the year 24)."""
+    attempts = " ".join(
+        f"when regexp_full_match({raw}, {_quote(pattern)}) then try_strptime({raw}, {_quote(form)})"
+        for form, pattern in zip(DATE_FORMATS, DATE_PATTERNS, strict=True)
+    )
+    return f"cast(case {attempts} end as date)"
 
 
 def _range_issue(number: str, column: Column) -> str:
@@ -128,22 +139,26 @@ def value_and_issue(column: Column) -> tuple[str, str]:
             f"case when {raw} is null or {grade} is not null then null else 'unknown code' end",
         )
     if column.kind == "date":
+        earliest = f"date {_quote(EARLIEST_DATE)}"
         return (
-            f"case when {ready} <= $extract_date then {ready} end",
+            f"case when {ready} <= $extract_date and {ready} >= {earliest} then {ready} end",
             f"case when {raw} is null then null "
             f"when {ready} is null then 'not a date (YYYY-MM-DD or DD/MM/YYYY)' "
-            f"when {ready} > $extract_date then 'date after the extract date' end",
+            f"when {ready} > $extract_date then 'date after the extract date' "
+            f"when {ready} < {earliest} then 'date before 1900' end",
         )
     if column.kind in ("int", "decimal"):
         sql_type = "integer" if column.kind == "int" else "double"
         value = f"case when {grade} is null and not {_unknown(column)} then cast({ready} as {sql_type}) end"
         return value, grade
     if column.kind == "nhs":
+        placeholder = _in(ready, PLACEHOLDER_NHS_NUMBERS)
         return (
-            f"case when {grade} then {ready} end",
+            f"case when {grade} and not {placeholder} then {ready} end",
             f"case when {raw} is null then null "
             f"when {grade} is null then 'NHS number is not 10 digits' "
-            f"when not {grade} then 'NHS number fails the Modulus 11 check' end",
+            f"when not {grade} then 'NHS number fails the Modulus 11 check' "
+            f"when {placeholder} then 'placeholder NHS number (one digit repeated)' end",
         )
     if column.kind == "academic_year":
         start = f"try_cast({ready}.first as integer)"
@@ -201,14 +216,16 @@ def checked_sql(feed: Feed, broken: tuple[str, ...] | None = None) -> str:
         f",\n    {prepared(c)} as p_{c.name}" for c in feed.columns if prepared(c) is not None
     )
     graded_sql = "".join(f",\n    {graded(c)} as g_{c.name}" for c in feed.columns if graded(c) is not None)
+    # (date made unknown, the clash, why): the later date of a date_order pair is the one the
+    # record is about (delivery, measurement), so the earlier becomes unknown when it comes
+    # after it; a not_before date that comes before its reference date becomes unknown.
+    clashes = [(earlier, f"v_{earlier} > v_{later}", f"after {later}") for earlier, later in feed.date_order]
+    clashes += [(date, f"v_{date} < v_{other}", f"before {other}") for date, other in feed.not_before]
     ordered = []
-    for earlier, later in feed.date_order:
-        # The later date is the one the record is about (delivery, measurement); the earlier
-        # one becomes unknown when it comes after it.
-        clash = f"v_{earlier} > v_{later}"
-        ordered.append(f"case when {clash} then null else v_{earlier} end as v_{earlier}")
-        ordered.append(f"case when {clash} then 'after {later}' else i_{earlier} end as i_{earlier}")
-    replaced = {earlier for earlier, _ in feed.date_order}
+    for date, clash, why in clashes:
+        ordered.append(f"case when {clash} then null else v_{date} end as v_{date}")
+        ordered.append(f"case when {clash} then '{why}' else i_{date} end as i_{date}")
+    replaced = {date for date, _, _ in clashes}
     kept = [f"{prefix}{c.name}" for c in feed.columns for prefix in ("v_", "i_") if c.name not in replaced]
     final_columns = ",\n    ".join(["source_row"] + [f"r_{c.name}" for c in feed.columns] + kept + ordered)
     checked_columns = ", ".join(

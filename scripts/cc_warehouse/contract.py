@@ -53,6 +53,9 @@ class Feed:
     # pairs (earlier, later) of date columns: the later must not come before the earlier;
     # when it does, the earlier (the less trusted) becomes unknown.
     date_order: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # pairs (date, reference): a date before its reference date is impossible and becomes
+    # unknown (a contact with a child before the child was born)
+    not_before: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -100,6 +103,7 @@ def _feeds() -> dict[str, Feed]:
             Column("contact_date", "date"),
             Column("feeding_status", "code", codes=feeding),
         ),
+        not_before=(("contact_date", "child_birth_date"),),
     )
     ncmp = Feed(
         name="ncmp",

@@ -176,6 +176,55 @@ def test_impossible_values_become_unknown_and_are_logged(tmp_path, landing):
     assert rows[2][3:] == ("99", 40, None, "0", "Y", "N", None)
 
 
+def test_two_digit_years_old_dates_contacts_before_birth_and_placeholder_nhs_numbers(tmp_path, landing):
+    """Issue 24: `15/03/95` is not the year 95, nor any date before 1900 a real one; a visit
+    before the child was born is impossible; an NHS number of one digit repeated passes the
+    Modulus 11 check but is a placeholder that would link strangers. Each becomes unknown and
+    is logged, or quarantines its row where the date is required."""
+    maternity(
+        tmp_path,
+        [
+            "B1,D1,,,15/03/95,DC1 1AA,A,2024-04-10,40,3000,Y,0,N,Y",
+            "B2,D2,0000000000,9999999999,1899-12-31,DC1 1AB,A,2024-04-10,40,3000,Y,0,N,Y",
+            "B3,D3,,,,DC1 1AB,A,01/05/24,40,3000,Y,0,N,Y",
+            "B4,D4,,,1990-05-01,DC1 1AB,A,1895-04-10,40,3000,Y,0,N,Y",
+        ],
+    )
+    write_csv(
+        tmp_path / "landing" / "health_visiting" / "health_visiting_20240715.csv",
+        HV_HEADER,
+        [
+            "R1,,2024-04-10,DC1 1AA,NBV,2024-04-24,2024-04-01,TOTAL",
+            "R2,,2024-04-10,DC1 1AA,NBV,2024-04-24,2024-04-20,TOTAL",
+        ],
+    )
+    run(tmp_path)
+    assert dict(query(tmp_path, "select record_key, reason from quarantine")) == {
+        "B3": "delivery_date: not a date (YYYY-MM-DD or DD/MM/YYYY)",
+        "B4": "delivery_date: date before 1900",
+    }
+    issues = set(query(tmp_path, "select record_key, field, raw_value, reason from field_issues"))
+    assert issues == {
+        ("B1", "mother_birth_date", "15/03/95", "not a date (YYYY-MM-DD or DD/MM/YYYY)"),
+        ("B2", "mother_pseudo_id", None, "placeholder NHS number (one digit repeated)"),
+        ("B2", "baby_pseudo_id", None, "placeholder NHS number (one digit repeated)"),
+        ("B2", "mother_birth_date", "1899-12-31", "date before 1900"),
+        ("R1", "contact_date", "2024-04-01", "before child_birth_date"),
+    }
+    assert query(
+        tmp_path,
+        "select birth_id, mother_pseudo_id, baby_pseudo_id, mother_birth_date from raw.maternity order by 1",
+    ) == [
+        ("B1", None, None, None),
+        ("B2", None, None, None),
+    ]
+    reviews = query(tmp_path, "select review_id, contact_date from raw.health_visiting order by 1")
+    assert [(review, str(date) if date else None) for review, date in reviews] == [
+        ("R1", None),
+        ("R2", "2024-04-20"),
+    ]
+
+
 def test_other_feeds_check_their_ranges_and_codes(tmp_path, landing):
     write_csv(
         tmp_path / "landing" / "ncmp" / "ncmp_20240715.csv",
