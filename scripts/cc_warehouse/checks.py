@@ -192,11 +192,13 @@ def _row_reason(feed: Feed, broken: tuple[str, ...]) -> str:
         whens.append(f"when r_{column.name} is null then 'missing {column.name}'")
         if column.kind == "date":
             whens.append(f"when i_{column.name} is not null then '{column.name}: ' || i_{column.name}")
-    if feed.reference:
-        whens.append(
-            f"when row_number() over (partition by v_{feed.key} order by source_row) > 1 "
-            f"then 'duplicate {feed.key} in a reference file'"
-        )
+    # a key twice in one file: which row is right cannot be known, so the first is kept and
+    # the others are quarantined for the data manager to chase
+    where = "in a reference file" if feed.reference else "in the file (its first row is kept)"
+    whens.append(
+        f"when row_number() over (partition by v_{feed.key} order by source_row) > 1 "
+        f"then 'duplicate {feed.key} {where}'"
+    )
     return "case " + " ".join(whens) + " end"
 
 

@@ -225,6 +225,27 @@ def test_two_digit_years_old_dates_contacts_before_birth_and_placeholder_nhs_num
     ]
 
 
+def test_a_record_id_twice_in_one_file_keeps_the_first_and_quarantines_the_other(tmp_path, landing):
+    # issue 24: both rows were stored and the later one won silently
+    maternity(
+        tmp_path,
+        [
+            "B1,D1,,,,DC1 1AA,A,2024-04-10,40,3000,Y,0,N,Y",
+            "B2,D2,,,,DC1 1AA,A,2024-04-11,40,3100,Y,0,N,Y",
+            "B1,D1,,,,DC1 1AA,A,2024-04-10,40,2400,Y,0,Y,Y",
+        ],
+    )
+    run(tmp_path)
+    assert query(tmp_path, "select source_row, record_key, reason from quarantine") == [
+        (3, "B1", "duplicate birth_id in the file (its first row is kept)")
+    ]
+    kept = query(tmp_path, "select birth_id, birth_weight_grams, source_row from raw.maternity order by 1")
+    assert kept == [("B1", 3000, 1), ("B2", 3100, 2)]
+    assert query(
+        tmp_path, "select rows_read, rows_accepted, rows_quarantined from load_log where feed = 'maternity'"
+    ) == [(3, 2, 1)]
+
+
 def test_other_feeds_check_their_ranges_and_codes(tmp_path, landing):
     write_csv(
         tmp_path / "landing" / "ncmp" / "ncmp_20240715.csv",
