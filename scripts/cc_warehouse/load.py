@@ -102,6 +102,20 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
+def _one_file_per_extract_date(extracts: list[LandingFile], loaded: dict | None = None) -> None:
+    """Refuse two files of one feed with the same extract date (`maternity_20240601.csv` and
+    `MATERNITY_20240601.CSV`), in the landing folder or (`loaded`: (feed, date) -> name) one
+    loaded before: which copy of a record is the latest could not be known."""
+    seen = dict(loaded or {})
+    for extract in extracts:
+        other = seen.setdefault((extract.feed, extract.extract_date), extract.name)
+        if other != extract.name:
+            raise LoadError(
+                f"{extract.name}: refused: {other} has the same extract date; an extract date "
+                "names one file (a correction arrives as a new extract with a later date)"
+            )
+
+
 def discover(landing: Path) -> tuple[list[LandingFile], list[LandingFile], Path | None]:
     """Extract files (oldest first), reference files and the optional boundary file."""
     if not landing.is_dir():
@@ -149,7 +163,7 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[LandingFile], Path 
                         f"{', '.join(sorted(REFERENCE_FILES))} or {BOUNDARY_FILE})"
                     )
                 continue
-            match = EXTRACT_NAME.match(path.name)
+            match = EXTRACT_NAME.fullmatch(path.name)  # not match(): `$` passes a final newline
             if not match or match["feed"].lower() != entry.name:
                 raise LoadError(f"{relative}: bad file name (expected {entry.name}_YYYYMMDD.csv)")
             try:
@@ -158,6 +172,7 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[LandingFile], Path 
                 raise LoadError(f"{relative}: bad file name ({match['date']} is not a date)") from None
             extracts.append(LandingFile(path, relative, entry.name, extract_date))
     extracts.sort(key=lambda f: (f.extract_date, f.feed))
+    _one_file_per_extract_date(extracts)
     return extracts, references, boundaries
 
 
@@ -581,6 +596,11 @@ def _run_locked(
         ensure_schema(con)
         check_key(con, key)
         files = [*references, *extracts]
+        loaded = con.execute(
+            """select feed, extract_date, min(file_name) from raw.load_log
+            where extract_date is not null group by feed, extract_date"""
+        ).fetchall()
+        _one_file_per_extract_date(extracts, {(feed, date): name for feed, date, name in loaded})
         known = dict(
             con.execute(
                 "select file_name, arg_max(sha256, loaded_at) from raw.load_log group by file_name"

@@ -379,6 +379,14 @@ def test_quarantine_never_holds_nhs_numbers_in_clear(tmp_path, landing):
             "unreadable encoding",
         ),
         (lambda land: (land / "reference" / "schools.csv").write_text("x"), "unknown reference file"),
+        # issue 24: a name ending in a line break; two files for one extract date
+        (lambda land: (land / "maternity" / "maternity_20240815.csv\n").write_text("x"), "bad file name"),
+        (
+            lambda land: write_csv(
+                land / "maternity" / "MATERNITY_20240715.CSV", MATERNITY_HEADER, MATERNITY_ROWS
+            ),
+            "has the same extract date",
+        ),
     ],
 )
 def test_a_bad_file_fails_the_whole_load_naming_it(tmp_path, landing, make_bad, message):
@@ -390,6 +398,17 @@ def test_a_bad_file_fails_the_whole_load_naming_it(tmp_path, landing, make_bad, 
     assert not (tmp_path / "state" / "w.duckdb").exists() or query(
         tmp_path, "select count(*) from information_schema.tables where table_schema = 'raw'"
     ) == [(0,)]
+
+
+def test_a_file_with_the_extract_date_of_one_loaded_before_is_refused(tmp_path, landing):
+    run(tmp_path)
+    before = snapshot(tmp_path)
+    (tmp_path / "landing" / "maternity" / "maternity_20240715.csv").rename(
+        tmp_path / "landing" / "maternity" / "Maternity_20240715.csv"
+    )
+    with pytest.raises(load.LoadError, match="maternity/maternity_20240715.csv has the same extract date"):
+        run(tmp_path)
+    assert snapshot(tmp_path) == before
 
 
 def test_failed_run_leaves_earlier_loads_untouched(tmp_path, landing):
