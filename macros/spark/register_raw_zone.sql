@@ -34,9 +34,9 @@
     {%- do run_query('create database if not exists raw') -%}
     {%- for table in tables | sort -%}
         {%- do run_query('drop table if exists raw.' ~ table) -%}
-        {%- do run_query(
-            'create table raw.' ~ table ~ " using parquet location '" ~ location ~ '/' ~ table ~ "'"
-        ) -%}
+        {#- a Spark string literal: a quote in a path (children's centres) escaped -#}
+        {%- set path = (location ~ '/' ~ table) | replace('\\', '\\\\') | replace("'", "\\'") -%}
+        {%- do run_query('create table raw.' ~ table ~ " using parquet location '" ~ path ~ "'") -%}
     {%- endfor -%}
     {%- do log('raw zone: ' ~ tables | length ~ ' Spark tables over ' ~ location, info=true) -%}
     {{ return('') }}

@@ -52,6 +52,12 @@ class Settings:
         return self.state_dir / "tmp"
 
 
+def sql_string(value: object) -> str:
+    """`value` as an SQL string literal, for the statements that take no parameter where it
+    goes (COPY ... TO a path): a path may hold a quote (`/data/children's centres/`)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def _path(name: str, default: str) -> Path:
     value = os.environ.get(name) or default
     path = Path(value)

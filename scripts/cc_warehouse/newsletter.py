@@ -284,7 +284,7 @@ def write_public_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
                     using (indicator_id, area_type, area_code, period_type, period_label, breakdown)
             )
             order by indicator_id, area_type desc, area_code, period_type, period_start, breakdown
-        ) to '{temporary}' (format csv, header true)"""
+        ) to {config.sql_string(temporary)} (format csv, header true)"""
     )
     os.replace(temporary, path)
     return path

@@ -159,7 +159,8 @@ def write_parquet(
     folder.mkdir()
     options = "(format parquet, compression zstd)"
     if not yearly:
-        con.execute(f"copy published.main.{table} to '{folder / (table + '.parquet')}' {options}")
+        target = config.sql_string(folder / (table + ".parquet"))
+        con.execute(f"copy published.main.{table} to {target} {options}")
         return
     if years is None:
         years = {
@@ -180,8 +181,9 @@ def write_parquet(
             f"and period_start < make_date({int(year) + 1}, 1, 1)"
         )
         path = folder / year_file(year)
+        target = config.sql_string(path)
         (written,) = con.execute(
-            f"copy (select * from published.main.{table} where {where}) to '{path}' {options}"
+            f"copy (select * from published.main.{table} where {where}) to {target} {options}"
         ).fetchone()
         if written == 0:
             path.unlink()  # the year's last rows were replaced by none

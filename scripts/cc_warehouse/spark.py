@@ -122,9 +122,9 @@ def export_raw(settings: config.Settings) -> list[tuple[str, int]]:
         for table in tables:
             fresh = out / f".{table}.{run}"
             fresh.mkdir()
+            target = config.sql_string(fresh / "part-00000.parquet")
             con.execute(
-                f"copy ({_select_for_spark(con, table)}) to '{fresh / 'part-00000.parquet'}' "
-                "(format parquet, compression zstd)"
+                f"copy ({_select_for_spark(con, table)}) to {target} (format parquet, compression zstd)"
             )
             ((rows,),) = con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()
             current = out / table

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -452,3 +453,20 @@ def test_unwritable_output_folders_fail_cleanly_before_any_change(session_city):
         versions.unlink()
         os.rename(versions.with_name("versions-saved"), versions)
     assert fingerprint(state) == before
+
+
+def test_a_state_folder_with_a_quote_in_its_path_builds_publishes_and_exports(session_city, tmp_path):
+    """Issue 24: a path holding an apostrophe (`/data/children's centres/`) was pasted into
+    SQL and failed every publish. The build, the publish, the public CSV and the export for
+    Spark all take it."""
+    state = session_city.restore()
+    quoted = State(tmp_path / "children's centres")
+    shutil.copytree(state.root, quoted.root, symlinks=True)
+    env = session_city.env()
+    quoted.python("cc_warehouse.transform", "--force", "--no-freshness", *TINY, **env)
+    assert quoted.query("select count(*) from fct_load_files", published=True)[0][0] > 0
+    quoted.python("cc_warehouse.newsletter", "--no-pdf", "--no-maps", **env)
+    assert (quoted.reports / "public" / "pub_indicator_values.csv").stat().st_size > 0
+    exported = quoted.python("cc_warehouse.spark", "export-raw", **env)
+    assert "raw zone exported for Spark" in exported.stdout
+    assert (quoted.warehouse.parent / "raw_parquet" / "maternity" / "part-00000.parquet").is_file()
