@@ -21,6 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cc_warehouse import disclosure_audit
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 META = "file_name varchar, extract_date date, source_row bigint, loaded_at timestamp"
@@ -167,6 +169,7 @@ def build_raw_zone(warehouse: Path) -> None:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as con:
         con.execute(RAW_ZONE_SQL)
+        con.execute(disclosure_audit.SUPPRESSIONS_DDL)  # as the loader creates it, empty
 
 
 def run_dbt(tmp_path: Path, warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
