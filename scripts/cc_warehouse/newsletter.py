@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import hashlib
 import json
 import multiprocessing
 import os
@@ -162,7 +163,13 @@ def period_slug(label: str) -> str:
 
 
 def file_stem(code: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", code)
+    """A file name for an area code, one per code: a code a file name can hold as it is
+    keeps it; another (`CC.04`, `CC/04`) gets its characters replaced and a short hash of
+    the code, so that two such codes never share a file."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", code)
+    if safe == code:
+        return code
+    return f"{safe}-{hashlib.sha256(code.encode()).hexdigest()[:8]}"
 
 
 # ---------------------------------------------------------------- the public export

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 
 import duckdb
 import pandas as pd
@@ -80,9 +81,18 @@ def test_spreadsheet_safe(text, safe):
     assert nl.spreadsheet_safe(text) == safe
 
 
+def test_each_centre_code_gets_its_own_file_name():
+    # issue 24: CC.04 and CC/04 both became CC_04.html, one newsletter written over the other
+    codes = ["CC04", "CC.04", "CC/04", "CC_04", "CC 04", "E06000023"]
+    stems = [nl.file_stem(code) for code in codes]
+    assert len(set(stems)) == len(codes)
+    assert stems[0] == "CC04" and stems[3] == "CC_04" and stems[5] == "E06000023"  # kept as they are
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", stem) for stem in stems)
+
+
 def test_period_slug():
     assert nl.period_slug("2024/25 Q3") == "2024-25-Q3"
-    assert nl.file_stem("CC/01 x") == "CC_01_x"
+    assert nl.file_stem("CC/01 x").startswith("CC_01_x-")
 
 
 def _periods() -> pd.DataFrame:
