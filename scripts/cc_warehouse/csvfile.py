@@ -42,6 +42,12 @@ class ParsedFile:
 
 def decode(data: bytes, name: str) -> tuple[bytes, str]:
     """Return the bytes as UTF-8 and the encoding they arrived in."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:4096].count(b"\x00") > len(data[:4096]) // 10:
+        # UTF-16 (or 32), with or without its byte-order mark: as Windows-1252 it would be a
+        # header of letters and NUL bytes, and a baffling "missing column"
+        raise ExtractError(
+            f"{name}: unreadable encoding (UTF-16, it seems: save it as UTF-8 or Windows-1252 CSV)"
+        )
     if data.startswith(UTF8_BOM):
         data, encoding = data[len(UTF8_BOM) :], "utf-8-sig"
     else:
@@ -153,6 +159,11 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
     table = trimmed(table.rename_columns(list(required)))
     # pyarrow skips header-only blank lines silently; the remaining rows keep their order.
     total = table.num_rows + len(bad_rows)
+    if bad_rows and len(bad_rows) == total and all(text.rstrip("\r\n").endswith(",") for _, text in bad_rows):
+        raise ExtractError(
+            f"{name}: every row ends with an empty field the header does not have (a comma at the "
+            "end of each line): remove it, or give that column a name in the header"
+        )
     # A mask rather than np.setdiff1d, which hashes every row number (half of the parse).
     good = np.ones(total, dtype=bool)
     bad_numbers = np.fromiter((number for number, _ in bad_rows), dtype=np.int64)

@@ -387,6 +387,27 @@ def test_quarantine_never_holds_nhs_numbers_in_clear(tmp_path, landing):
             ),
             "has the same extract date",
         ),
+        # issue 24: UTF-16 (with and without its mark); a comma ending every row but not the header
+        (
+            lambda land: (land / "maternity" / "maternity_20240815.csv").write_bytes(
+                "\n".join([MATERNITY_HEADER, *MATERNITY_ROWS]).encode("utf-16")
+            ),
+            "unreadable encoding (UTF-16",
+        ),
+        (
+            lambda land: (land / "maternity" / "maternity_20240815.csv").write_bytes(
+                "\n".join([MATERNITY_HEADER, *MATERNITY_ROWS]).encode("utf-16-le")
+            ),
+            "unreadable encoding (UTF-16",
+        ),
+        (
+            lambda land: write_csv(
+                land / "maternity" / "maternity_20240815.csv",
+                MATERNITY_HEADER,
+                [r + "," for r in MATERNITY_ROWS],
+            ),
+            "every row ends with an empty field the header does not have",
+        ),
     ],
 )
 def test_a_bad_file_fails_the_whole_load_naming_it(tmp_path, landing, make_bad, message):
@@ -398,6 +419,17 @@ def test_a_bad_file_fails_the_whole_load_naming_it(tmp_path, landing, make_bad, 
     assert not (tmp_path / "state" / "w.duckdb").exists() or query(
         tmp_path, "select count(*) from information_schema.tables where table_schema = 'raw'"
     ) == [(0,)]
+
+
+def test_an_empty_trailing_column_with_a_header_comma_too_is_accepted(tmp_path, landing):
+    write_csv(
+        tmp_path / "landing" / "maternity" / "maternity_20240715.csv",
+        MATERNITY_HEADER + ",",
+        [row + "," for row in MATERNITY_ROWS],
+    )
+    run(tmp_path)
+    assert query(tmp_path, "select count(*) from quarantine") == [(0,)]
+    assert query(tmp_path, "select count(*) from raw.maternity") == [(len(MATERNITY_ROWS),)]
 
 
 def test_a_file_with_the_extract_date_of_one_loaded_before_is_refused(tmp_path, landing):
