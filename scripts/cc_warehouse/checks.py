@@ -190,7 +190,7 @@ def _row_reason(feed: Feed, broken: tuple[str, ...]) -> str:
         if not column.required:
             continue
         whens.append(f"when r_{column.name} is null then 'missing {column.name}'")
-        if column.kind == "date":
+        if column.kind not in ("key", "text"):  # a required value that is impossible
             whens.append(f"when i_{column.name} is not null then '{column.name}: ' || i_{column.name}")
     # a key twice in one file: which row is right cannot be known, so the first is kept and
     # the others are quarantined for the data manager to chase

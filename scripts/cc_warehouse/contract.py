@@ -137,9 +137,11 @@ def _feeds() -> dict[str, Feed]:
         reference=True,
         columns=(
             Column("lsoa_code", "key", required=True),
-            Column("centre_code", "text"),
+            # an LSOA without its centre or authority cannot be placed: the row is quarantined
+            # (its residents "not placed"), rather than a blank failing every build
+            Column("centre_code", "text", required=True),
             Column("centre_name", "text"),
-            Column("la_code", "text"),
+            Column("la_code", "text", required=True),
             Column("la_name", "text"),
         ),
     )
@@ -149,7 +151,9 @@ def _feeds() -> dict[str, Feed]:
         reference=True,
         columns=(
             Column("lsoa_code", "key", required=True),
-            Column("imd_decile", "int", low=1, high=10),
+            # a decile outside 1 to 10 quarantines the row: the LSOA is left out of the IMD
+            # breakdowns (a warning), rather than an unknown decile failing every build
+            Column("imd_decile", "int", low=1, high=10, required=True),
         ),
     )
     feeds = (maternity, health_visiting, ncmp, postcode_lsoa, lsoa_centre, lsoa_imd)

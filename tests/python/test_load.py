@@ -477,6 +477,27 @@ def test_resend_keeps_every_version_for_staging_to_choose(tmp_path, landing):
     assert [weight for _, weight in versions] == [3400, 3350]
 
 
+def test_reference_rows_that_would_break_every_build_are_quarantined(tmp_path, landing):
+    # issue 24: a decile of 11 and a blank centre code loaded, and then every build failed a
+    # staging not_null test until a new reference file arrived
+    reference = tmp_path / "landing" / "reference"
+    (reference / "lsoa_imd.csv").write_text("lsoa_code,imd_decile\nE01999001,1\nE01999002,11\n")
+    (reference / "lsoa_centre.csv").write_text(
+        "lsoa_code,centre_code,centre_name,la_code,la_name\n"
+        "E01999001,CC01,,E06999999,\n"
+        "E01999002,,Hillside,E06999999,Demo City\n"
+    )
+    run(tmp_path)
+    assert set(query(tmp_path, "select file_name, record_key, reason from quarantine")) == {
+        ("reference/lsoa_imd.csv", "E01999002", "imd_decile: outside the possible range 1 to 10"),
+        ("reference/lsoa_centre.csv", "E01999002", "missing centre_code"),
+    }
+    assert query(tmp_path, "select lsoa_code, imd_decile from raw.lsoa_imd") == [("E01999001", 1)]
+    assert query(tmp_path, "select lsoa_code, centre_code, centre_name from raw.lsoa_centre") == [
+        ("E01999001", "CC01", None)  # a blank name is allowed: staging names it by its code
+    ]
+
+
 def test_reference_files_are_full_replacements(tmp_path, landing):
     run(tmp_path)
     (tmp_path / "landing" / "reference" / "postcode_lsoa.csv").write_text(

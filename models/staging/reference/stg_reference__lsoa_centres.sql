@@ -22,9 +22,10 @@ renamed as (
     select
         lsoa_code,
         centre_code,
-        centre_name,
+        -- a name left blank is the code (the loader quarantines a blank code)
+        coalesce(centre_name, centre_code) as centre_name,
         la_code,
-        la_name,
+        coalesce(la_name, la_code) as la_name,
 
         -- lineage
         file_name,
