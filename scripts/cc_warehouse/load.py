@@ -417,22 +417,44 @@ def _field_issues(con: duckdb.DuckDBPyConnection, feed: Feed, meta: dict) -> int
     return inserted
 
 
+# The property naming an LSOA, matched case-insensitively as header names are (ONS files
+# say lsoa11cd, LSOA11CD or LSOA21CD), in this order of preference.
+LSOA_PROPERTIES = ("lsoa_code", "lsoa21cd", "lsoa11cd")
+
+
 def load_boundaries(con: duckdb.DuckDBPyConnection, path: Path, loaded_at: dt.datetime) -> int:
+    """Replace the LSOA boundaries with the features of a GeoJSON FeatureCollection, in its
+    own coordinates (WGS84 or British National Grid: the maps draw both). Anything else is
+    refused, naming the file, and the boundaries loaded before are kept."""
     name = f"reference/{path.name}"
     try:
         con.execute("create or replace temp table geo as select content from read_text(?)", [str(path)])
-        con.execute(
-            """create or replace temp table features as
-            select unnest(cast(json_extract(content, '$.features') as json[])) as feature from geo"""
-        )
+        kind, features = con.execute(
+            """select json_extract_string(content, '$.type'),
+                json_array_length(json_extract(content, '$.features'))
+            from geo"""
+        ).fetchone()
     except duckdb.Error as error:
-        raise LoadError(f"{name}: not a GeoJSON FeatureCollection ({error})") from None
+        raise LoadError(f"{name}: not GeoJSON ({error}); the boundaries loaded before are kept") from None
+    if kind != "FeatureCollection" or not features:
+        found = f"a {kind}" if kind else "no GeoJSON type"
+        raise LoadError(
+            f"{name}: not a GeoJSON FeatureCollection with features ({found}, "
+            f"{features or 0} features); the boundaries loaded before are kept"
+        )
+    con.execute(
+        """create or replace temp table features as
+        select unnest(cast(json_extract(content, '$.features') as json[])) as feature from geo"""
+    )
+    codes = ", ".join(
+        f"""json_extract_string(feature -> '$.properties', '$."' ||
+            list_filter(json_keys(feature -> '$.properties'), lambda k: lower(k) = '{key}')[1] || '"')"""
+        for key in LSOA_PROPERTIES
+    )
     con.execute("delete from raw.lsoa_boundaries")
     con.execute(
-        """insert into raw.lsoa_boundaries
-        select coalesce(feature ->> '$.properties.lsoa_code', feature ->> '$.properties.LSOA21CD',
-                        feature ->> '$.properties.LSOA11CD'),
-               cast(feature -> '$.geometry' as varchar), ?, ?
+        f"""insert into raw.lsoa_boundaries
+        select coalesce({codes}), cast(feature -> '$.geometry' as varchar), ?, ?
         from features""",
         [name, loaded_at],
     )
@@ -440,7 +462,7 @@ def load_boundaries(con: duckdb.DuckDBPyConnection, path: Path, loaded_at: dt.da
         "select count(*), count(*) filter (where lsoa_code is null) from raw.lsoa_boundaries"
     ).fetchall()[0]
     if unnamed:
-        raise LoadError(f"{name}: {unnamed} feature(s) have no lsoa_code, LSOA21CD or LSOA11CD")
+        raise LoadError(f"{name}: {unnamed} feature(s) have no lsoa_code, LSOA21CD or LSOA11CD property")
     return count
 
 

@@ -519,6 +519,46 @@ def test_boundaries_are_loaded_from_geojson(tmp_path, landing):
     assert query(tmp_path, "select lsoa_code from raw.lsoa_boundaries") == [("E01999001",)]
 
 
+BNG_FEATURE = (
+    '{"type": "Feature", "properties": {"lsoa11cd": "E01999002", "lsoa11nm": "Hillside 001A"},'
+    ' "geometry": {"type": "Polygon", "coordinates": [[[530000,180000],[530500,180000],'
+    "[530500,180500],[530000,180000]]]}}"
+)
+
+
+def test_boundaries_in_british_national_grid_with_lower_case_names_load(tmp_path, landing):
+    # issue 24: ONS files say lsoa11cd as often as LSOA11CD, and come in EPSG:27700 too
+    (tmp_path / "landing" / "reference" / "lsoa_boundaries.geojson").write_text(
+        '{"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": '
+        f'"urn:ogc:def:crs:EPSG::27700"}}}}, "features": [{BNG_FEATURE}]}}'
+    )
+    run(tmp_path)
+    ((code, geometry),) = query(tmp_path, "select lsoa_code, geometry from raw.lsoa_boundaries")
+    assert code == "E01999002" and "530500" in geometry
+
+
+@pytest.mark.parametrize(
+    ("content", "found"),
+    [
+        (BNG_FEATURE, "a Feature, 0 features"),
+        ("{}", "no GeoJSON type, 0 features"),
+        (f"[{BNG_FEATURE}]", "no GeoJSON type"),
+        ('{"type": "FeatureCollection", "features": []}', "a FeatureCollection, 0 features"),
+    ],
+)
+def test_a_boundary_file_that_is_not_a_feature_collection_is_refused_and_the_old_one_kept(
+    tmp_path, landing, content, found
+):
+    boundaries = tmp_path / "landing" / "reference" / "lsoa_boundaries.geojson"
+    boundaries.write_text('{"type": "FeatureCollection", "features": [' + BNG_FEATURE + "]}")
+    run(tmp_path)
+    boundaries.write_text(content)
+    with pytest.raises(load.LoadError, match="not a GeoJSON FeatureCollection with features") as error:
+        run(tmp_path)
+    assert found in str(error.value) and "reference/lsoa_boundaries.geojson" in str(error.value)
+    assert query(tmp_path, "select lsoa_code from raw.lsoa_boundaries") == [("E01999002",)]
+
+
 def test_keys(tmp_path, landing):
     with pytest.raises(KeyError_, match="CC_PSEUDO_KEY is not set"):
         run(tmp_path, key=None)
