@@ -18,7 +18,7 @@ SEED ?= 42
 DBT := $(BIN)/dbt
 
 
-.PHONY: setup system-packages demo load transform reports newsletter build test lint docs clean lock bench audit
+.PHONY: setup system-packages demo load withdraw transform reports newsletter build test lint docs clean lock bench audit
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ demo: $(STAMP)
 
 load: $(STAMP)
 	$(BIN)/python -m cc_warehouse.load
+
+# Take a loaded file back out of the warehouse, to load a corrected one under its name:
+# make withdraw FILE=maternity/maternity_20240601.csv
+withdraw: $(STAMP)
+	$(BIN)/python -m cc_warehouse.load --withdraw "$(FILE)"
 
 # dbt build on a copy of the warehouse, warnings summary, source freshness, publish; the
 # copy replaces the live warehouse only when all of it succeeded (scripts/cc_warehouse/transform.py).

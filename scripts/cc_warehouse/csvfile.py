@@ -159,6 +159,11 @@ def parse(data: bytes, name: str, required: tuple[str, ...]) -> ParsedFile:
     table = trimmed(table.rename_columns(list(required)))
     # pyarrow skips header-only blank lines silently; the remaining rows keep their order.
     total = table.num_rows + len(bad_rows)
+    if bad_rows and bad_rows[-1][0] == total and not data.endswith((b"\n", b"\r")):
+        raise ExtractError(
+            f"{name}: the last line is cut short (row {total} has too few fields and no line break "
+            "ends it): the file may still be being copied; load it again when it is complete"
+        )
     if bad_rows and len(bad_rows) == total and all(text.rstrip("\r\n").endswith(",") for _, text in bad_rows):
         raise ExtractError(
             f"{name}: every row ends with an empty field the header does not have (a comma at the "

@@ -581,12 +581,31 @@ class Prepared:
         return parse(self.data, self.landing_file.name, FEEDS[self.landing_file.feed].column_names)
 
 
+_read_bytes = Path.read_bytes  # the reliability tests change a file while it is read
+
+
+def read_settled(path: Path, name: str) -> bytes:
+    """The file's bytes, if it did not change while it was read: a file still being copied
+    into the landing folder is refused rather than committed half-written."""
+    try:
+        before = path.stat()
+        data = _read_bytes(path)
+        after = path.stat()
+    except OSError as error:
+        raise LoadError(f"{name}: cannot be read ({error.strerror or error})") from None
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(
+        data
+    ) != after.st_size:
+        raise LoadError(
+            f"{name}: it changed while it was read (still being copied?): load again when the copy "
+            "has finished"
+        )
+    return data
+
+
 def _prepare(landing_file: LandingFile, known: dict[str, str]) -> Prepared:
     started = time.perf_counter()
-    try:
-        data = landing_file.path.read_bytes()
-    except OSError as error:
-        raise LoadError(f"{landing_file.name}: cannot be read ({error.strerror or error})") from None
+    data = read_settled(landing_file.path, landing_file.name)
     sha = hashlib.sha256(data).hexdigest()
     if landing_file.name in known:  # skipped or refused, decided in turn: no parsing ahead
         return Prepared(landing_file, sha, data, None, time.perf_counter() - started)
@@ -742,8 +761,49 @@ def _run_locked(
     return totals
 
 
+def withdraw(settings: config.Settings, file_name: str) -> dict[str, int]:
+    """Take a loaded file back out of the warehouse, in one transaction: its rows in the raw
+    zone, its quarantined rows and field issues, and its load-log entries. The file can then
+    be loaded again under its name (a wrong file replaced by the right one, or a copy cut
+    short completed). The next transform is then a full build. Returns rows removed by table."""
+    with atomic.pipeline_lock(settings, "load"):
+        atomic.recover(settings)
+        if not settings.warehouse.is_file():
+            raise LoadError(f"there is no warehouse at {settings.warehouse}")
+        con = connect(settings.warehouse)
+        try:
+            con.execute("begin transaction")
+            found = con.execute(
+                "select distinct feed from raw.load_log where file_name = ?", [file_name]
+            ).fetchall()
+            if not found:
+                raise LoadError(f"{file_name}: no file of that name was loaded (names as in load_log)")
+            ((feed,),) = found
+            raw_table = REFERENCE_FILES[Path(file_name).name] if feed == "reference" else feed
+            removed = {}
+            for table in (raw_table, "quarantine", "field_issues", "load_log"):
+                ((count,),) = con.execute(
+                    f"select count(*) from raw.{table} where file_name = ?", [file_name]
+                ).fetchall()
+                con.execute(f"delete from raw.{table} where file_name = ?", [file_name])
+                removed[table] = count
+            con.execute("commit")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            raise
+        finally:
+            con.close()
+    return removed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--withdraw",
+        metavar="FILE",
+        help="take a loaded file (e.g. maternity/maternity_20240601.csv) back out of the warehouse",
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip the Great Expectations validation")
     parser.add_argument(
         "--quiet", action="store_true", help="no line per file: only warnings, errors and the summary"
@@ -751,6 +811,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = config.settings()
     started = time.perf_counter()
+    if args.withdraw:
+        try:
+            removed = withdraw(settings, args.withdraw)
+        except (LoadError, atomic.StateError) as error:
+            print(f"withdraw failed, nothing was changed: {error}", file=sys.stderr)
+            return 1
+        print(
+            f"withdrawn {args.withdraw}: "
+            + ", ".join(f"{count} row(s) from raw.{table}" for table, count in removed.items())
+            + "; the file can be loaded again, and the next transform is a full build"
+        )
+        return 0
     try:
         totals = run(settings, validate_with_ge=not args.no_validate, quiet=args.quiet)
     except ValidationFailed as error:

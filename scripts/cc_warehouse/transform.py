@@ -194,7 +194,8 @@ def quarterly_reason(settings: config.Settings, dbt_args: list[str], project: st
 
     It may when the last successful build was made from the same project, settings and dbt
     options (none of which selects part of the project), and every file loaded since is a
-    feed extract: a reference file can move any record, so it makes a full build.
+    feed extract: a reference file can move any record, so it makes a full build. So does a
+    file that build took in and that was withdrawn since (its records could be anywhere).
     """
     if settings.target != "duckdb" or project is None:
         return None
@@ -208,8 +209,13 @@ def quarterly_reason(settings: config.Settings, dbt_args: list[str], project: st
         feeds = con.execute(
             "select distinct feed from raw.load_log where loaded_at > ? order by feed", [last["loaded_until"]]
         ).fetchall()
+        ((kept,),) = con.execute(
+            "select count(*) from raw.load_log where loaded_at <= ?", [last["loaded_until"]]
+        ).fetchall()
     finally:
         con.close()
+    if kept != last.get("files_loaded"):
+        return None  # a file the last build took in was withdrawn (load --withdraw): its rows anywhere
     new_feeds = [feed for (feed,) in feeds]
     if any(feed not in QUARTERLY_FEEDS for feed in new_feeds):
         return None
@@ -225,7 +231,8 @@ def store_fingerprint(copy: Path, value: str, project: str | None = None) -> Non
         con.execute(
             f"create or replace table {FINGERPRINT_TABLE} as "
             "select ? as fingerprint, ? as project_fingerprint, "
-            "(select max(loaded_at) from raw.load_log) as loaded_until, current_timestamp as built_at",
+            "(select max(loaded_at) from raw.load_log) as loaded_until, "
+            "(select count(*) from raw.load_log) as files_loaded, current_timestamp as built_at",
             [value, project],
         )
         con.execute("checkpoint")

@@ -664,3 +664,59 @@ def test_duckdb_settings_have_defaults_for_this_machine_and_can_be_overridden(tm
     con = load.connect(tmp_path / "overridden.duckdb")
     assert settings_of(con) == (1, "953.6 MiB", True, str(tmp_path / "spill"))
     con.close()
+
+
+# ---------------------------------------------------------------- files still being copied, withdrawn
+
+
+def test_a_file_that_changes_while_it_is_read_is_refused(tmp_path, landing, monkeypatch):
+    """Issue 24: a file still being copied was committed half-written, and the whole file
+    was then refused forever as a different file under a loaded name."""
+    reading = load._read_bytes
+
+    def read_while_copying(path: Path) -> bytes:
+        data = reading(path)
+        if path.name.startswith("maternity"):
+            with path.open("ab") as still_copying:
+                still_copying.write(b"B9,D9,,,,,A,2024-04-10,40,3000,Y,0,N,Y\n")
+        return data
+
+    monkeypatch.setattr(load, "_read_bytes", read_while_copying)
+    with pytest.raises(load.LoadError, match="changed while it was read"):
+        run(tmp_path)
+    # nothing committed (the same check as for any bad file)
+    assert not (tmp_path / "state" / "w.duckdb").exists() or query(
+        tmp_path, "select count(*) from information_schema.tables where table_schema = 'raw'"
+    ) == [(0,)]
+    monkeypatch.setattr(load, "_read_bytes", reading)
+    run(tmp_path)  # the copy has finished: it loads, all of it
+    assert query(tmp_path, "select count(*) from raw.maternity") == [(len(MATERNITY_ROWS) + 1,)]
+
+
+def test_a_file_whose_last_line_is_cut_short_is_refused(tmp_path, landing):
+    path = tmp_path / "landing" / "maternity" / "maternity_20240715.csv"
+    path.write_bytes(path.read_bytes() + b"B9,D9,,,,,A,2024-")  # the copy stopped here
+    with pytest.raises(ExtractError, match="the last line is cut short"):
+        run(tmp_path)
+
+
+def test_a_wrong_file_is_withdrawn_and_the_right_one_loads_under_its_name(tmp_path, landing):
+    run(tmp_path)
+    path = tmp_path / "landing" / "maternity" / "maternity_20240715.csv"
+    others = snapshot(tmp_path)
+    # the wrong file was sent: a quarantined row, a field issue
+    write_csv(path, MATERNITY_HEADER, [*MATERNITY_ROWS, ",D3,,,,,A,2024-04-01,40,3000,Y,0,N,Y"])
+    with pytest.raises(load.LoadError, match="a different file was loaded under this name"):
+        run(tmp_path)
+    removed = load.withdraw(settings(tmp_path), "maternity/maternity_20240715.csv")
+    assert removed == {"maternity": len(MATERNITY_ROWS), "quarantine": 0, "field_issues": 0, "load_log": 1}
+    assert query(tmp_path, "select count(*) from raw.maternity") == [(0,)]
+    run(tmp_path)  # the corrected file, under the same name
+    assert query(tmp_path, "select count(*) from raw.maternity") == [(len(MATERNITY_ROWS),)]
+    assert query(tmp_path, "select count(*) from quarantine where file_name like 'maternity/%'") == [(1,)]
+    after = snapshot(tmp_path)
+    assert all(after[table] == others[table] for table in ("health_visiting", "ncmp"))  # untouched
+    with pytest.raises(load.LoadError, match="no file of that name was loaded"):
+        load.withdraw(settings(tmp_path), "maternity/maternity_20990101.csv")
+    # a reference file too: its rows are in its own table
+    assert load.withdraw(settings(tmp_path), "reference/lsoa_imd.csv")["lsoa_imd"] == 2

@@ -128,3 +128,25 @@ def test_source_freshness_runs_in_the_build_s_dbt_process_and_only_after_it_succ
     # one dbt process ran both (cc_warehouse.dbt_steps prints each command's seconds)
     assert re.search(r"^dbt build: [0-9.]+ s\ndbt source freshness: [0-9.]+ s$", built, re.MULTILINE), built
     assert "built and published" in built
+
+
+def test_a_withdrawn_file_makes_the_next_build_a_full_one(city: tuple[State, Path]) -> None:
+    """Issue 24: a file taken back out (`load --withdraw`) leaves records anywhere in time
+    that a quarterly build, which recomputes only the periods of what was loaded since,
+    would keep; so the next build is a full one, and the records are gone from the marts."""
+    state, held_back = city
+    name = f"maternity/{held_back.name}"
+    run_transform(state)
+    if not state.query("select count(*) from raw.load_log where file_name = ?", [name])[0][0]:
+        shutil.move(held_back, state.landing / "maternity" / held_back.name)  # run alone: load it first
+        state.python("cc_warehouse.load", "--no-validate")
+        run_transform(state)
+    withdrawn = state.python("cc_warehouse.load", "--withdraw", name)
+    assert f"withdrawn {name}" in withdrawn.stdout
+    rebuilt = run_transform(state)
+    assert "full build" in rebuilt and "quarterly build" not in rebuilt
+    assert state.query("select count(*) from main.fct_load_files where file_name = ?", [name]) == [(0,)]
+    state.python("cc_warehouse.load", "--no-validate")  # the file is still in the landing folder
+    again = run_transform(state)
+    assert "quarterly build (extracts of maternity)" in again
+    assert state.query("select count(*) from main.fct_load_files where file_name = ?", [name]) == [(1,)]
