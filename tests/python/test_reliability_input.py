@@ -107,6 +107,14 @@ CORRUPTIONS = {
     "newline": lambda line, draw: _insert(line, draw, b"\n"),
     "bom": lambda line, draw: b"\xef\xbb\xbf" + line,
     "blank": lambda line, draw: line + b"\n\n   \n",
+    # issue 24: impossible dates, placeholder NHS numbers, an empty column at the end
+    "impossible_date": lambda line, draw: _replace_field(
+        line, draw(st.integers(1, 13)), draw(st.sampled_from([b"01/05/24", b"15/03/95", b"1899-12-31"]))
+    ),
+    "placeholder_nhs": lambda line, draw: _replace_field(
+        line, draw(st.integers(1, 3)), draw(st.sampled_from([b"0000000000", b"9999999999", b"4444444444"]))
+    ),
+    "trailing_comma": lambda line, draw: line + b",",
 }
 
 
@@ -129,8 +137,13 @@ def extracts(draw) -> tuple[str, bytes, list[str]]:
         lines[target] = CORRUPTIONS[kind](lines[target], draw)
     if draw(st.booleans()):  # a duplicated header, at the top or in the middle
         lines.insert(draw(st.integers(0, len(lines))), lines[0])
+    if draw(st.booleans()):  # a record sent twice in the file (issue 24)
+        lines.insert(draw(st.integers(1, len(lines))), lines[draw(st.integers(1, len(lines) - 1))])
     ending = draw(st.sampled_from([b"\n", b"\r\n"]))
-    return feed, ending.join(lines) + (ending if draw(st.booleans()) else b""), keys
+    data = ending.join(lines) + (ending if draw(st.booleans()) else b"")
+    if draw(st.integers(0, 9)) == 0:  # saved as UTF-16 (issue 24)
+        data = data.decode("utf-8", "replace").encode("utf-16")
+    return feed, data, keys
 
 
 # ---------------------------------------------------------------- the property
