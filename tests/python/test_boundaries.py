@@ -6,10 +6,12 @@ metre, which a plain union keeps as holes and slivers (issue 24: specks on the m
 
 from __future__ import annotations
 
+import re
+
 from shapely import unary_union
 from shapely.geometry import box
 
-from cc_warehouse import boundaries
+from cc_warehouse import boundaries, newsletter_charts
 
 # two 1 km LSOAs side by side in British National Grid metres, 0.2 m apart
 LEFT = box(530000, 180000, 531000, 181000)
@@ -47,3 +49,15 @@ def test_geographic_coordinates_scale_the_tolerance_too():
     east = box(-0.0899997, 51.50, -0.08, 51.51)
     outline = boundaries.dissolve([west, east], boundaries._tolerance([west, east]))
     assert outline.geom_type == "Polygon" and len(outline.interiors) == 0
+
+
+def test_a_map_draws_in_british_national_grid_as_in_degrees():
+    # issue 24: ONS files come in both; the map keeps the shape's proportions in each
+    for left, right in (
+        (LEFT, RIGHT),
+        (box(-0.10, 51.50, -0.09, 51.51), box(-0.0899997, 51.50, -0.08, 51.51)),
+    ):
+        centres = {"CC01": left, "CC02": right}
+        city = boundaries.dissolve([left, right], boundaries._tolerance([left, right]))
+        svg = newsletter_charts.centre_map_svg("t", city, centres, "CC01")
+        assert svg.lstrip().startswith("<svg") and len(re.findall(r"<path", svg)) >= 2
