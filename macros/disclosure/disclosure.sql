@@ -15,8 +15,9 @@
     Secondary suppression goes on in a group (counts adding up to a shown total) until it
     hides two counts or more adding up to at least this above what they are known to be
     at least (1 for a denominator, whose row exists; 0 for a numerator): with less, the
-    hidden counts together are known to be small, and so is each of them. 8 + 7: each hidden count could
-    then be anything from the threshold down by 7 as far as the group shows.
+    hidden counts together are known to be small, and so is each of them. 8 + 7: each
+    hidden count could then be anything from the threshold down by 7 as far as the group
+    shows.
 -#}
 {% macro disclosure_least_hidden_sum() -%}
     15

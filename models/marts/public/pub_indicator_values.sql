@@ -14,8 +14,9 @@
            babies: disclosure_nested_indicators), a group of one under the other.
        Where exactly one count of such a group is hidden and its total is shown, or its
        hidden counts add up to less than disclosure_least_hidden_sum() (15) above what they
-       are known to be at least (1 for a denominator), so that each would be known small, the smallest shown non-zero count of the group is
-       hidden too (or, where there is none, the total). Hiding one count can expose
+       are known to be at least (1 for a denominator), so that each would be known to be
+       small, the smallest shown non-zero count of the group is hidden too (or, where there
+       is none, the total). Hiding one count can expose
        another group, so this is repeated (var disclosure_secondary_rounds);
        tests/disclosure checks that no group is left with one hidden count, and
        `make audit` what an attacker could work out from everything published.
