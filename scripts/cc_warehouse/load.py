@@ -593,9 +593,8 @@ def read_settled(path: Path, name: str) -> bytes:
         after = path.stat()
     except OSError as error:
         raise LoadError(f"{name}: cannot be read ({error.strerror or error})") from None
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(
-        data
-    ) != after.st_size:
+    changed = (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns)
+    if changed or len(data) != after.st_size:
         raise LoadError(
             f"{name}: it changed while it was read (still being copied?): load again when the copy "
             "has finished"
