@@ -653,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench failed: {error}\n(the scratch folder {work} is kept for inspection)", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    # the latest run, and the latest of this preset (the README quotes each preset's)
+    # the latest run, and the latest of this preset (bench/README.md quotes each preset's)
     for name in ("results", f"results-{args.preset}"):
         (args.out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         (args.out / f"{name}.md").write_text(render_markdown(results), encoding="utf-8")
