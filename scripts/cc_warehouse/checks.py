@@ -14,6 +14,7 @@ by their pseudonym when it writes (`pseudo.py`), hashing each distinct number on
 
 from __future__ import annotations
 
+from .config import sql_string as _quote
 from .contract import Column, Feed
 from .pseudo import modulus11_sql
 
@@ -32,10 +33,6 @@ def without_whitespace(expression: str, also: str = "") -> str:
     """The expression with every \\s character (and the characters in `also`) removed."""
     characters = WHITESPACE if not also else f"({WHITESPACE} || {_quote(also)})"
     return f"translate({expression}, {characters}, '')"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _in(expression: str, values: tuple[str, ...]) -> str:
