@@ -25,7 +25,8 @@
 
 {#-
     Where "two thirds of the way to a limit" lies: mean +/- (2/3) * 2.66 * mean moving
-    range. A point beyond it (or beyond the limit itself) counts for the 2-of-3 rule.
+    range. A point beyond it, but not beyond the limit itself, counts for the 2-of-3 rule
+    (NHSRplotthedots' "close to limits").
 -#}
 {% macro xmr_near_limit(mean, mean_moving_range, side) -%}
     {{ return(adapter.dispatch('xmr_near_limit', 'childrens_centres')(

@@ -28,6 +28,14 @@
 {%- endmacro %}
 
 {#-
+    A moving range of this many mean moving ranges or more (D4 = 3.267, the upper limit of a
+    moving-range chart) is screened out of the XmR limits, as NHSRplotthedots does by default.
+-#}
+{% macro xmr_moving_range_screen_factor() -%}
+    3.267
+{%- endmacro %}
+
+{#-
     An expression as a double-precision number. dbt.type_float() is single precision
     (FLOAT/REAL) on DuckDB and Spark, too coarse for interval limits; `double` is the
     8-byte type on both engines.

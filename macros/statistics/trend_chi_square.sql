@@ -1,19 +1,26 @@
 {#-
-    Chi-square test for linear trend in a series of proportions (Fingertips "recent trend";
-    ../shared/specs/indicators.md), over points t = 1..k, oldest first:
+    Recent trend of a series of proportions, as Fingertips' trend marker computes it for
+    "SPC for proportions" (its open-source TrendMarkerCalculator; ../shared/specs/indicators.md
+    and docs/methods.md), over points t = 1..k, oldest first:
 
-        chi2 = N (N * sum(x_t t) - X * sum(n_t t))^2
-               / (X (N - X) (N * sum(n_t t^2) - (sum(n_t t))^2))
+    1. Significance: the chi-square test for linear trend,
+           chi2 = N (N * sum(x_t t) - X * sum(n_t t))^2
+                  / (X (N - X) (N * sum(n_t t^2) - (sum(n_t t))^2)),
+       with X = sum(x_t), N = sum(n_t), above the critical value (9.5495, i.e. 3.0902^2).
+    2. Direction: the least-squares line of logit(x_t / n_t) = ln(x_t / (n_t - x_t)) on t is
+       fitted to all k points and again with each point left out in turn (the others keep
+       their own t). Only where all k + 1 slopes have the same sign is the trend
+       'increasing' or 'decreasing'; otherwise 'no_significant_change'.
 
-    with X = sum(x_t), N = sum(n_t). The sign of N * sum(x_t t) - X * sum(n_t t) is the
-    direction of the slope. A trend is significant where chi2 exceeds the critical value
-    (9.5495, i.e. 3.0902^2) and the slope keeps its sign when any one point is dropped
-    (each subset keeps the points' own t); then 'increasing' or 'decreasing', otherwise
-    'no_significant_change'. NULL when any point is missing; 'no_significant_change' when
-    X is 0 or N (no variation to test).
+    Two choices where the calculator is silent or breaks down (docs/methods.md): a point of
+    0% or 100%, whose logit is infinite, takes ln((x + 0.5) / (n - x + 0.5)); and a slope
+    within 1e-9 of zero confirms neither direction (the calculator counts zero as rising,
+    so a series that is flat without one point would rise but never fall).
 
-    numerators, denominators: lists of SQL expressions (columns), oldest point first, of the
-    same length (the marts pass the last 5 points). They are repeated in the generated SQL.
+    NULL when any point is missing; 'no_significant_change' when X is 0 or N (no variation
+    to test). numerators, denominators: lists of SQL expressions (columns), oldest point
+    first, of the same length (the marts pass the last 5 points); they are repeated in the
+    generated SQL.
 -#}
 
 {#- The sums of the formula over the points whose (0-based) index is in `points`. -#}
@@ -40,10 +47,35 @@
     }) }}
 {%- endmacro %}
 
-{#- N * sum(x_t t) - X * sum(n_t t) over the points in `points`: its sign is the slope's. -#}
+{#- N * sum(x_t t) - X * sum(n_t t) over all points: the count-weighted slope's sign. -#}
 {% macro _trend_slope(numerators, denominators, points) -%}
     {%- set s = _trend_sums(numerators, denominators, points) -%}
     ({{ s.n }} * {{ s.xt }} - {{ s.x }} * {{ s.nt }})
+{%- endmacro %}
+
+{#- ln(x / (n - x)), and ln((x + 0.5) / (n - x + 0.5)) at 0% and 100%. -#}
+{% macro _trend_logit(numerator, denominator) -%}
+    {%- set x = as_double(numerator) -%}
+    {%- set n = as_double(denominator) -%}
+    ln(case
+        when {{ x }} = 0 or {{ x }} = {{ n }} then ({{ x }} + 0.5) / ({{ n }} - {{ x }} + 0.5)
+        else {{ x }} / ({{ n }} - {{ x }})
+    end)
+{%- endmacro %}
+
+{#-
+    k * sum(t y_t) - sum(t) * sum(y_t), y = the logit, over the points in `points`: the sign
+    of the least-squares slope of y on t (its positive divisor k sum(t^2) - sum(t)^2 left out).
+-#}
+{% macro _trend_logit_slope(logits, points) -%}
+    {%- set ty = [] -%}
+    {%- set y = [] -%}
+    {%- for i in points -%}
+        {%- do ty.append((i + 1) ~ ' * ' ~ logits[i]) -%}
+        {%- do y.append(logits[i]) -%}
+    {%- endfor -%}
+    {%- set sum_t = points | map('int') | sum + points | length -%}
+    ({{ points | length }} * ({{ ty | join(' + ') }}) - {{ sum_t }} * ({{ y | join(' + ') }}))
 {%- endmacro %}
 
 {#- The chi-square statistic itself (NULL where X is 0 or N). -#}
@@ -76,12 +108,14 @@
     {%- set critical_value = critical_value
         if critical_value is not none else trend_chi_square_critical_value() -%}
     {%- set all_points = range(numerators | length) | list -%}
-    {%- set chi_square = trend_chi_square_statistic(numerators, denominators) -%}
-    {%- set slope = _trend_slope(numerators, denominators, all_points) -%}
-    {%- set drop_one_slopes = [] -%}
+    {%- set logits = [] -%}
+    {%- for i in all_points -%}
+        {%- do logits.append(_trend_logit(numerators[i], denominators[i])) -%}
+    {%- endfor -%}
+    {#- the full fit, then each point left out -#}
+    {%- set slopes = [_trend_logit_slope(logits, all_points)] -%}
     {%- for dropped in all_points -%}
-        {%- set kept = all_points | reject('equalto', dropped) | list -%}
-        {%- do drop_one_slopes.append(_trend_slope(numerators, denominators, kept)) -%}
+        {%- do slopes.append(_trend_logit_slope(logits, all_points | reject('equalto', dropped) | list)) -%}
     {%- endfor -%}
     case
         when
@@ -89,18 +123,17 @@
             {{ expression }} is null{{ ' or ' if not loop.last }}
             {%- endfor %}
             then null
+        when not coalesce({{ trend_chi_square_statistic(numerators, denominators) }}
+            > {{ critical_value }}, false)
+            then 'no_significant_change'
         when
-            coalesce({{ chi_square }} > {{ critical_value }}, false)
-            and {{ slope }} > 0
-            {% for drop_one_slope in drop_one_slopes -%}
-            and {{ drop_one_slope }} > 0
+            {% for slope in slopes -%}
+            {{ slope }} > 1e-9{{ ' and' if not loop.last }}
             {% endfor %}
             then 'increasing'
         when
-            coalesce({{ chi_square }} > {{ critical_value }}, false)
-            and {{ slope }} < 0
-            {% for drop_one_slope in drop_one_slopes -%}
-            and {{ drop_one_slope }} < 0
+            {% for slope in slopes -%}
+            {{ slope }} < -1e-9{{ ' and' if not loop.last }}
             {% endfor %}
             then 'decreasing'
         else 'no_significant_change'

@@ -13,15 +13,6 @@
     ('wilson x=n=40: upper limit 100', 40, 40, z_95(), 91.237840, 100),
 ] -%}
 
-{#- the spec's trend check, oldest point first -#}
-{%- set trend_numerators = ['994', '1023', '1199', '1332', '1367'] -%}
-{%- set trend_denominators = ['40299', '41527', '42811', '44064', '44701'] -%}
-{%- set reversed_numerators = trend_numerators | reverse | list -%}
-{%- set reversed_denominators = trend_denominators | reverse | list -%}
-{#- 0, 0, 0, 0 then 100 in 1000: chi2 about 204, but no slope without the last point -#}
-{%- set spike_numerators = ['0', '0', '0', '0', '100'] -%}
-{%- set spike_denominators = ['1000', '1000', '1000', '1000', '1000'] -%}
-
 {%- set comparison_cases = [
     ('benchmark on the lower limit is similar', 9, 11, 9, 'low_is_good', 'similar'),
     ('benchmark on the upper limit is similar', 9, 11, 11, 'high_is_good', 'similar'),
@@ -63,30 +54,6 @@ checks as (
         'wilson n=0: no interval' as check_name,
         {{ wilson_lower(0, 0, z_95()) }} is null
         and {{ wilson_upper(0, 0, z_95()) }} is null as is_passed
-    union all
-
-    select
-        'trend chi2 = 47.90' as check_name,
-        abs({{ trend_chi_square_statistic(trend_numerators, trend_denominators) }} - 47.90)
-        < 0.005 as is_passed
-    union all
-
-    select
-        'trend increasing' as check_name,
-        {{ trend_chi_square(trend_numerators, trend_denominators) }} = 'increasing'
-            as is_passed
-    union all
-
-    select
-        'trend reversed: decreasing' as check_name,
-        {{ trend_chi_square(reversed_numerators, reversed_denominators) }}
-        = 'decreasing' as is_passed
-    union all
-
-    select
-        'trend keeps its sign in every drop-one subset' as check_name,
-        {{ trend_chi_square(spike_numerators, spike_denominators) }}
-        = 'no_significant_change' as is_passed
     union all
 
     {% for name, lower, upper, benchmark, polarity, expected in comparison_cases -%}

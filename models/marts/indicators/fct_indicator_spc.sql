@@ -1,12 +1,20 @@
 {#-
     Statistical process control (XmR) of the quarterly series, breakdown 'all', of every
     centre and local authority with 12 or more quarters (shared/specs/indicators.md;
-    NHS "Making Data Count"): mean, moving range, process limits, and the four
-    special-cause rules, each flagging every point that takes part in it.
+    NHS "Making Data Count" as NHS-R's NHSRplotthedots computes it): mean, moving range,
+    process limits, and the four special-cause rules, each flagging every point that takes
+    part in it. As the reference does by default, a moving range of 3.267 or more times the
+    mean moving range is left out of the limits (var spc_screen_outliers: false keeps it, as
+    the Making Data Count spreadsheets do).
 -#}
 
 {%- set series = 'indicator_id, area_type, area_code' -%}
 {%- set minimum_points = 12 -%}
+{#- the moving ranges that count towards the limits -#}
+{%- set kept_range = (
+    'moving_range < ' ~ xmr_moving_range_screen_factor()
+    ~ ' * raw_mean_moving_range or raw_mean_moving_range = 0'
+) if var('spc_screen_outliers', true) else 'true' -%}
 
 with
 
@@ -71,7 +79,7 @@ moving_ranges as (
 
 ),
 
-limits as (
+moving_range_means as (
 
     select
         indicator_id,
@@ -93,9 +101,40 @@ limits as (
         moving_range,
         mean_value,
         -- the average of the n - 1 moving ranges (the first point has none)
-        avg(moving_range) over (partition by {{ series }}) as mean_moving_range
+        avg(moving_range) over (partition by {{ series }}) as raw_mean_moving_range
 
     from moving_ranges
+
+),
+
+limits as (
+
+    select
+        indicator_id,
+        area_type,
+        area_code,
+        area_name,
+        la_code,
+        period_label,
+        period_start,
+        period_end,
+        numerator,
+        denominator,
+        value_pct,
+        low_coverage,
+        point_value,
+        point_number,
+        series_points,
+        previous_value,
+        moving_range,
+        mean_value,
+        -- a range of 3.267 or more mean moving ranges is screened out and the mean taken again
+        -- (a flat series, all ranges 0, keeps them)
+        avg(
+            case when {{ kept_range }} then moving_range end
+        ) over (partition by {{ series }}) as mean_moving_range
+
+    from moving_range_means
 
 ),
 
@@ -130,9 +169,12 @@ point_tests as (
         point_value < previous_value as is_fall,
         point_value > mean_value as is_above_mean,
         point_value < mean_value as is_below_mean,
+        -- beyond two thirds of the way to a limit but not beyond the limit itself
         point_value > {{ xmr_near_limit('mean_value', 'mean_moving_range', 'upper') }}
+        and point_value <= {{ xmr_process_limit('mean_value', 'mean_moving_range', 'upper') }}
             as is_near_upper_limit,
         point_value < {{ xmr_near_limit('mean_value', 'mean_moving_range', 'lower') }}
+        and point_value >= {{ xmr_process_limit('mean_value', 'mean_moving_range', 'lower') }}
             as is_near_lower_limit
 
     from limits
@@ -173,9 +215,12 @@ rule_windows as (
         {{ xmr_window_count('is_above_mean', series, 'period_start', 7) }} = 7
         or {{ xmr_window_count('is_below_mean', series, 'period_start', 7) }} = 7
             as ends_shift_of_7,
+        -- 2 of 3 points near a limit, all 3 on its side of the mean (none on the mean)
         {{ xmr_window_count('is_near_upper_limit', series, 'period_start', 3) }} >= 2
+        and {{ xmr_window_count('is_above_mean', series, 'period_start', 3) }} = 3
             as ends_two_of_three_near_upper,
         {{ xmr_window_count('is_near_lower_limit', series, 'period_start', 3) }} >= 2
+        and {{ xmr_window_count('is_below_mean', series, 'period_start', 3) }} = 3
             as ends_two_of_three_near_lower
 
     from point_tests

@@ -126,7 +126,9 @@ year_earlier as (
 
 ),
 
--- the last 5 points of each series ending at this row, oldest first (t = 1..5)
+-- the last 5 points of each yearly series ending at this row, oldest first (t = 1..5);
+-- the trend is tested on financial and academic years only: rolling years share their
+-- records with the points beside them, and quarters are SPC's (docs/methods.md)
 trend_windows as (
 
     select
@@ -150,14 +152,9 @@ trend_windows as (
         lag(period_start, {{ trend_points - 1 }}) over (
             partition by {{ series_key }} order by period_start
         ) as first_point_start,
-        -- where the 5 points are consecutive periods, the first starts this long before
+        -- where the 5 points are consecutive years, the first starts this long before
         cast(
-            case
-                when period_type in ('quarter', 'rolling_12m')
-                    then {{ dbt.dateadd('month', -3 * (trend_points - 1), 'period_start') }}
-                else {{ dbt.dateadd('month', -12 * (trend_points - 1), 'period_start') }}
-            end
-            as date
+            {{ dbt.dateadd('month', -12 * (trend_points - 1), 'period_start') }} as date
         ) as consecutive_first_start,
         max(case when low_coverage then 1 else 0 end) over (
             partition by {{ series_key }}
@@ -166,6 +163,7 @@ trend_windows as (
         ) = 1 as has_low_coverage_point
 
     from statistics
+    where period_type in ('financial_year', 'academic_year')
 
 ),
 
@@ -302,7 +300,10 @@ joined as (
         year_earlier.year_earlier_lower_95,
         year_earlier.year_earlier_upper_95,
         year_earlier.year_earlier_low_coverage,
-        trends.trend,
+        case
+            when statistics.period_type in ('financial_year', 'academic_year') then trends.trend
+            else 'not tested'
+        end as trend,
         {{ to_percentage('targets.target_pct') }} as target_pct
 
     from statistics
