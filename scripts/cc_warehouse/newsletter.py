@@ -73,12 +73,15 @@ CHANGE_SENTENCES = {
     "changed_down": "It is lower than {then}, and the change is bigger than chance would explain.",
     "no_change": "It is about the same as {then}. Any change is small enough to be down to chance.",
 }
+# The trend of the 5 years to the edition's last financial (or school) year:
+# fct_indicator_values.trend, tested on years only.
 TREND_WORDS = {
-    "increasing": "rising (test for trend, 5 periods)",
-    "decreasing": "falling (test for trend, 5 periods)",
-    "no_significant_change": "no clear rise or fall (5 periods)",
+    "increasing": "rising (test for trend, 5 years)",
+    "decreasing": "falling (test for trend, 5 years)",
+    "no_significant_change": "no clear rise or fall (5 years)",
     "not compared": "not tested (a figure is hidden or not reliable)",
 }
+TREND_TOO_SHORT = "too few years to test"
 FEED_HEADINGS = {
     "maternity": "When babies are born",
     "health_visiting": "Feeding babies",
@@ -314,6 +317,8 @@ class Edition:
     rolling_ticks: list[str]
     academic_year: str | None
     academic_series: list[str]
+    # the last financial year ended by the quarter: the newsletter's trend for births and visits
+    financial_year: str | None = None
 
     @property
     def slug(self) -> str:
@@ -356,6 +361,7 @@ def choose_edition(periods: pd.DataFrame, requested: str | None) -> Edition:
         & (periods["period_end"] <= quarter["period_end"])
     ].sort_values("period_start")
     academic = years.iloc[-1]["period_label"] if not years.empty else None
+    financial = _last_ended(periods, "financial_year", quarter["period_end"])
     return Edition(
         quarter=quarter["period_label"],
         quarter_start=_date(quarter["period_start"]),
@@ -367,7 +373,18 @@ def choose_edition(periods: pd.DataFrame, requested: str | None) -> Edition:
         rolling_ticks=[f"{_date(end):%b}\n{_date(end):%Y}" for end in upto["period_end"]],
         academic_year=academic,
         academic_series=years["period_label"].tolist()[-NCMP_POINTS:],
+        financial_year=financial,
     )
+
+
+def _last_ended(periods: pd.DataFrame, period_type: str, by) -> str | None:
+    """The label of the last complete period of this type that ended by `by`, or None."""
+    ended = periods[
+        (periods["period_type"] == period_type)
+        & periods["is_complete"]
+        & (periods["period_end"] <= by)
+    ].sort_values("period_start")
+    return ended.iloc[-1]["period_label"] if not ended.empty else None
 
 
 def _date(value) -> dt.date:
@@ -554,12 +571,14 @@ def indicator_card(marts: Marts, edition: Edition, indicator: dict, centre: dict
         if goal:
             card["sentences"].append(goal)
         card["revised"] = revised_note(marts.revision(row))
-    card["facts"] = _facts(row, city, card, edition, ncmp)
+    trend_period = period if ncmp else edition.financial_year
+    trend_row = marts.row(iid, code, trend_period) if trend_period else None
+    card["facts"] = _facts(row, city, card, trend_row)
     _chart(card, marts, iid, code, la_code, series, ticks, prefix)
     return card
 
 
-def _facts(row: dict, city: dict | None, card: dict, edition: Edition, ncmp: bool) -> list[dict]:
+def _facts(row: dict, city: dict | None, card: dict, trend_row: dict | None) -> list[dict]:
     shown = not row["is_suppressed"]
     interval = (
         f" (95% range {percent(_number(row['lower_95']))} to {percent(_number(row['upper_95']))})"
@@ -596,14 +615,27 @@ def _facts(row: dict, city: dict | None, card: dict, edition: Edition, ncmp: boo
             "label": f"A year earlier ({row['year_earlier_period_label'] or 'none'})",
             "text": f"{_year_earlier(row)}; {row['change_vs_year_earlier'].replace('_', ' ')}",
         },
-        {"label": "Trend", "text": TREND_WORDS.get(row["trend"], "too few periods to test")},
+        _trend_fact(trend_row),
         {"label": "Records complete", "text": percent(_number(row["coverage_pct"]))},
     ]
     target = _number(row["target_pct"])
     if target is not None:
         met = {True: "met", False: "not met", None: "not judged"}[row["meets_target"]]
         facts.append({"label": "Local target", "text": f"{target:g}%: {met}"})
-    return [{"counts": False, "comparison": None, **fact} for fact in facts]
+    return [{"counts": False, "comparison": None, "period": None, **fact} for fact in facts]
+
+
+def _trend_fact(row: dict | None) -> dict:
+    """The recent trend of the 5 years to the edition's last year, in words."""
+    if row is None:
+        return {"label": "Trend", "text": TREND_TOO_SHORT}
+    return {
+        "label": f"Trend (5 years to {row['period_label']})",
+        "comparison": "trend",
+        "value": row["trend"] or "none",
+        "period": row["period_label"],
+        "text": TREND_WORDS.get(row["trend"], TREND_TOO_SHORT),
+    }
 
 
 def revised_note(revision: dict | None) -> dict | None:

@@ -37,10 +37,10 @@ def city(tmp_path_factory) -> State:
     state.python(
         "cc_warehouse.demo",
         "--out", str(state.landing), "--seed", "7", "--births-per-year", "900",
-        "--centres", "4", "--lsoas", "24", "--years", "4", "--quiet",
+        "--centres", "4", "--lsoas", "24", "--years", "6", "--quiet",
     )  # fmt: skip
     state.python("cc_warehouse.load", "--no-validate")
-    state.build()
+    state.transform("--no-freshness")  # as `make transform`: the audit completes the suppression
     state.python("cc_warehouse.reports")
     return state
 
@@ -230,7 +230,17 @@ def test_comparison_words_agree_with_the_statistics(city):
             published=True,
         )
     }
+    # trends are tested on years only
+    trends = {
+        (code, iid, period): (period_type, trend)
+        for code, iid, period, period_type, trend in city.query(
+            """select area_code, indicator_id, period_label, period_type, trend
+            from pub_indicator_values where breakdown = 'all'""",
+            published=True,
+        )
+    }
     checked = 0
+    trends_checked = set()
     for code, _ in _centres(city):
         page = parse((folder / f"{code}.html").read_text())
         for article in page.find_all("article", cls="indicator"):
@@ -252,6 +262,13 @@ def test_comparison_words_agree_with_the_statistics(city):
             expected = {"vs_la": vs_la, "vs_england": vs_england, "change": change}
             for claim in article.find_all(attr="data-comparison"):
                 kind, value = claim.attrs["data-comparison"], claim.attrs["data-value"]
+                if kind == "trend":
+                    period_type, trend = trends[(code, key[1], claim.attrs["data-period"])]
+                    assert period_type in ("financial_year", "academic_year"), key
+                    assert value == (trend or "none"), key
+                    assert claim.text().strip() == nl.TREND_WORDS.get(trend, nl.TREND_TOO_SHORT), key
+                    trends_checked.add(value)
+                    continue
                 assert value == expected[kind], key
                 _assert_words(kind, value, claim.text())
                 checked += 1
@@ -265,6 +282,8 @@ def test_comparison_words_agree_with_the_statistics(city):
                 _assert_words("vs_la", value, claim.text())
                 checked += 1
     assert checked > 40
+    # the test city's six years give the last financial and school years a tested trend
+    assert trends_checked - {"none"}, trends_checked
 
 
 def _assert_words(kind: str, value: str, text: str) -> None:

@@ -107,6 +107,8 @@ def _periods() -> pd.DataFrame:
     rows.append(("academic_year", "2022/23", "2022-09-01", "2023-08-31", True))
     rows.append(("academic_year", "2023/24", "2023-09-01", "2024-08-31", True))
     rows.append(("academic_year", "2024/25", "2024-09-01", "2025-08-31", True))
+    rows.append(("financial_year", "2023/24", "2023-04-01", "2024-03-31", True))
+    rows.append(("financial_year", "2024/25", "2024-04-01", "2025-03-31", False))
     frame = pd.DataFrame(
         rows, columns=["period_type", "period_label", "period_start", "period_end", "is_complete"]
     )
@@ -123,6 +125,7 @@ def test_edition_is_the_latest_complete_quarter_with_the_last_ended_school_year(
     assert edition.rolling_text == "January to December 2024"
     assert edition.quarter_text == "October to December 2024"
     assert edition.academic_year == "2023/24"  # 2024/25 had not ended by December 2024
+    assert edition.financial_year == "2023/24"  # the trend's last year, ended March 2024
     assert edition.rolling_series[-1] == edition.rolling
     assert edition.slug == "2024-25-Q3"
 
@@ -131,6 +134,7 @@ def test_edition_asked_for():
     edition = nl.choose_edition(_periods(), "2024/25 Q1")
     assert edition.rolling == "12 months to 2024/25 Q1"
     assert edition.academic_year == "2022/23"
+    assert edition.financial_year == "2023/24"
     assert edition.rolling_text == "July 2023 to June 2024"
     with pytest.raises(nl.NewsletterError, match="no complete quarter"):
         nl.choose_edition(_periods(), "2024/25 Q4")
@@ -206,3 +210,15 @@ def test_a_revised_figure_says_what_it_was_in_plain_words(monkeypatch):
     monkeypatch.setattr(textstat.backend.counts._count_syllables, "get_cmudict", lambda lang: None)
     textstat.set_lang("en_GB")
     assert textstat.flesch_kincaid_grade(shown["text"]) <= 6
+
+
+def test_the_trend_is_told_for_the_last_year_in_words():
+    fact = nl._trend_fact({"period_label": "2023/24", "trend": "increasing"})
+    assert fact["label"] == "Trend (5 years to 2023/24)"
+    assert (fact["value"], fact["period"]) == ("increasing", "2023/24")
+    assert fact["text"] == "rising (test for trend, 5 years)"
+    short = nl._trend_fact({"period_label": "2023/24", "trend": None})
+    assert (short["value"], short["text"]) == ("none", nl.TREND_TOO_SHORT)
+    assert nl._trend_fact(None) == {"label": "Trend", "text": nl.TREND_TOO_SHORT}
+    # every word the marts can say is said, and no rolling or quarterly value is
+    assert set(nl.TREND_WORDS) == {"increasing", "decreasing", "no_significant_change", "not compared"}
