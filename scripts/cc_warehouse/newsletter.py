@@ -44,7 +44,7 @@ from .newsletter_charts import RankedArea, centre_map_svg, comparison_map_svg, r
 from .publish import PUBLISHED_DB
 from .templating import render
 
-TREND_POINTS = 8  # rolling 12-month values drawn: two years of quarters
+CHART_POINTS = 8  # rolling 12-month values drawn: two years of quarters
 NCMP_POINTS = 5  # academic years drawn
 
 # The words for each comparison (pub_indicator_values.vs_la / vs_england). The sentences
@@ -353,7 +353,7 @@ def choose_edition(periods: pd.DataFrame, requested: str | None) -> Edition:
     position = rolling_all.index[rolling_all["period_label"] == rolling_label]
     if len(position) == 0:
         raise NotEnoughData(f"no rolling 12 months end in {quarter['period_label']}: choose a later quarter")
-    upto = rolling_all.loc[: position[0]].tail(TREND_POINTS)
+    upto = rolling_all.loc[: position[0]].tail(CHART_POINTS)
     rolling = upto.iloc[-1]
     years = periods[
         (periods["period_type"] == "academic_year")
@@ -380,9 +380,7 @@ def choose_edition(periods: pd.DataFrame, requested: str | None) -> Edition:
 def _last_ended(periods: pd.DataFrame, period_type: str, by) -> str | None:
     """The label of the last complete period of this type that ended by `by`, or None."""
     ended = periods[
-        (periods["period_type"] == period_type)
-        & periods["is_complete"]
-        & (periods["period_end"] <= by)
+        (periods["period_type"] == period_type) & periods["is_complete"] & (periods["period_end"] <= by)
     ].sort_values("period_start")
     return ended.iloc[-1]["period_label"] if not ended.empty else None
 
