@@ -44,11 +44,6 @@ figures as (
         on
             indicator_values.period_type = periods.period_type
             and indicator_values.period_label = periods.period_label
-    {%- if quarterly_build() %}
-    -- a quarterly build records the touched periods only: no other figure changed
-    /* depends_on: {{ ref('int_touched_periods') }} */
-    where {{ touched_periods(relation='indicator_values') }}
-    {%- endif %}
 
 )
 

@@ -6,15 +6,16 @@
    writes, which name their database, still resolve after the rename);
 2. runs `dbt build` against the copy and then, in the same dbt process (dbt_steps.py),
    `dbt source freshness` (a stale feed warns); prints the one-table summary of test warnings;
-3. writes the published version (DuckDB and Parquet) from the copy (after a quarterly build,
-   by updating a copy of the previous version with what the build replaced: publish.py);
+3. writes the published version (DuckDB and Parquet) from the copy (publish.py);
 4. commits: the copy replaces the live warehouse and the published link switches to the new
    version (see atomic.py: a kill after the commit began is finished by the next command).
 
 A build after a successful one made from the same project, settings and dbt options, with
-only feed extracts loaded since, is a quarterly build (CC_QUARTERLY=true in dbt's
-environment, unit tests left out): dbt recomputes only the periods whose data changed
-(docs/incremental.md). Anything else, and `--force`, is a full build.
+only feed extracts loaded since, is an incremental build (unit tests left out): dbt's
+incremental models recompute only the records loaded since and the periods they can touch,
+which this works out once from the load log and passes as the vars `loaded_since` and
+`recompute_from` (docs/incremental.md). Anything else, and `--force`, is a full build
+(`--full-refresh`).
 
 When nothing changed since the last successful build (the fingerprint of the raw zone's
 load log, the dbt project's files, the target, the dbt options and the settings the project
@@ -37,6 +38,7 @@ import argparse
 import contextlib
 import hashlib
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -61,24 +63,20 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencie
 # Settings that change what dbt builds or how (the target's connection, dbt's own behaviour).
 SETTINGS = ("CC_TARGET", "CC_DUCKDB_THREADS", "CC_DUCKDB_MEMORY_LIMIT", "CC_DUCKDB_PRESERVE_ORDER")
 FINGERPRINT_TABLE = "build_meta.last_build"
-# Feeds whose extracts a quarterly build takes in; any other file loaded (a reference lookup,
+# Feeds whose extracts an incremental build takes in; any other file loaded (a reference lookup,
 # which can move any record to another area) makes the next build a full one.
-QUARTERLY_FEEDS = ("maternity", "health_visiting", "ncmp")
-# What a quarterly build builds and tests: what the feeds' sources lead to, and the loader's and
+FEEDS = ("maternity", "health_visiting", "ncmp")
+# What an incremental build builds and tests: what the feeds' sources lead to, and the loader's and
 # the LSOA boundaries' (every load writes them again: the boundary file is not in the load log),
 # and every test of warning severity (their stored failures and the summary are the lists data
 # managers work from, written again by every build). The rest (the seeds, the reference lookups
 # and what is made of them alone) is made from the project and the reference files in the load
 # log, none of which changed since the last build (or it would be a full one): the copy keeps it
 # as that build left it, tested.
-QUARTERLY_SELECTION = (
-    *(f"source:{feed}+" for feed in QUARTERLY_FEEDS),
+INCREMENTAL_SELECTION = (
+    *(f"source:{feed}+" for feed in FEEDS),
     *("source:loader+", "source:reference.lsoa_boundaries+", "config.severity:warn"),
 )
-# Set to true or false for every dbt command of a transform (macro quarterly_build): an
-# environment variable, not a var, so that dbt re-parses only the files reading it when a
-# quarterly build follows a full one (a change of vars re-parses the whole project).
-QUARTERLY_ENV = "CC_QUARTERLY"
 # dbt options after which the tables may not all be of one build (or not of these settings):
 # the next build is a full one.
 PARTIAL_OPTIONS = (
@@ -157,7 +155,7 @@ def project_fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
         digest.update(hashlib.sha256(data).digest())
         env_names.update(re.findall(rb"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]", data))
     env_names = {name.decode() if isinstance(name, bytes) else name for name in env_names}
-    env_names -= {"CC_WAREHOUSE", QUARTERLY_ENV}
+    env_names -= {"CC_WAREHOUSE"}
     settings_used = {name: os.environ.get(name) for name in sorted(env_names)}
     digest.update(repr((settings.target, settings_used, dbt_args)).encode())
     digest.update(importlib.metadata.version("dbt-core").encode())
@@ -189,8 +187,8 @@ def last_build_fingerprint(settings: config.Settings) -> str | None:
     return str(value) if value is not None else None
 
 
-def quarterly_reason(settings: config.Settings, dbt_args: list[str], project: str | None) -> str | None:
-    """Why this build may be a quarterly one (only the touched periods recomputed), or None.
+def incremental_reason(settings: config.Settings, dbt_args: list[str], project: str | None) -> str | None:
+    """Why this build may be an incremental one (only what the new records touch), or None.
 
     It may when the last successful build was made from the same project, settings and dbt
     options (none of which selects part of the project), and every file loaded since is a
@@ -217,7 +215,7 @@ def quarterly_reason(settings: config.Settings, dbt_args: list[str], project: st
     if kept != last.get("files_loaded"):
         return None  # a file the last build took in was withdrawn (load --withdraw): its rows anywhere
     new_feeds = [feed for (feed,) in feeds]
-    if any(feed not in QUARTERLY_FEEDS for feed in new_feeds):
+    if any(feed not in FEEDS for feed in new_feeds):
         return None
     return "extracts of " + ", ".join(new_feeds) if new_feeds else "no new extract"
 
@@ -263,34 +261,76 @@ def copy_warehouse(settings: config.Settings) -> Path:
     return copy
 
 
-def run_dbt(commands: list[list[str]], copy: Path, quarterly: bool = False) -> list[int | None]:
+# The earliest date the records loaded since the last build can touch: every version of each
+# such record (a correction can move a record out of a period as well as into one), with the
+# other records of its delivery (the delivery's fields come from its latest row) and the
+# reviews of their babies (which take the mother's age and ethnic group from the birth).
+# Every period ending on or after it is recomputed; none ending before it holds such a record.
+RECOMPUTE_FROM_SQL = """
+with
+births as (select birth_id from raw.maternity where loaded_at > $since),
+deliveries as (
+    select delivery_id from raw.maternity where birth_id in (select birth_id from births)
+),
+delivery_rows as (
+    select delivery_date, baby_pseudo_id from raw.maternity
+    where delivery_id in (select delivery_id from deliveries)
+),
+reviews as (select review_id from raw.health_visiting where loaded_at > $since),
+measurements as (select ncmp_id from raw.ncmp where loaded_at > $since)
+select least(
+    (select min(delivery_date) from delivery_rows),
+    (select min(due_date) from raw.health_visiting
+        where review_id in (select review_id from reviews)
+        or child_pseudo_id in (select baby_pseudo_id from delivery_rows)),
+    (select min(least(
+        measurement_date,
+        coalesce(make_date(try_cast(left(academic_year, 4) as integer), 9, 1), date '1900-01-01')
+    )) from raw.ncmp where ncmp_id in (select ncmp_id from measurements))
+)
+"""
+
+
+def incremental_vars(settings: config.Settings, loaded_since) -> dict[str, str]:
+    """The vars of an incremental build: the newest load the last build took in, and the
+    earliest date a record loaded since can touch (RECOMPUTE_FROM_SQL; when no record was
+    loaded, a date after every period, so that no period is recomputed)."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        (earliest,) = con.execute(RECOMPUTE_FROM_SQL, {"since": loaded_since}).fetchone()
+    finally:
+        con.close()
+    return {
+        "loaded_since": str(loaded_since),
+        "recompute_from": str(earliest) if earliest is not None else "9999-12-31",
+    }
+
+
+def run_dbt(commands: list[list[str]], copy: Path) -> list[int | None]:
     """Run dbt commands in turn against `copy` in one dbt process (dbt_steps.run)."""
-    env = {"CC_WAREHOUSE": str(copy), QUARTERLY_ENV: "true" if quarterly else "false"}
+    env = {"CC_WAREHOUSE": str(copy)}
     try:
         return dbt_steps.run(commands, env)
     except OSError as error:
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
 
 
-def protect(settings: config.Settings, copy: Path, quarterly: bool) -> None:
+def protect(settings: config.Settings, copy: Path, incremental: bool) -> None:
     """The disclosure audit of the public marts just built (disclosure_audit.protect): where a
     hidden count could be narrowed down, more counts are hidden and the public marts built
-    again, as the build built them (a quarterly build's: only the periods it touched, the
-    only ones the audit can find wanting, since the others passed it when they were built).
-    TransformError if the audit still fails."""
+    again, whole (the audit's choices can be in any period). TransformError if the audit
+    still fails."""
 
     def rebuild() -> None:
-        options = ["--exclude-resource-type", "unit_test"] if quarterly else []
-        changes = _mart_changes(copy)
+        options = ["--exclude-resource-type", "unit_test"] if incremental else []
         with dbt_steps.merged_run_results(target_path()):
-            command = ["build", "--select", disclosure_audit.PUBLIC_MARTS, *options]
-            status = run_dbt([command], copy, quarterly)[0]
+            command = ["build", "--select", disclosure_audit.PUBLIC_MARTS, "--full-refresh", *options]
+            status = run_dbt([command], copy)[0]
         if status != 0:
             raise TransformError(
                 f"dbt build of the public marts after the disclosure audit failed (exit code "
                 f"{status}): see logs/dbt.log. {UNCHANGED}"
             )
-        _mart_changes(copy, keep=changes)
 
     try:
         result = disclosure_audit.protect(copy, copy, rebuild, settings.audit_rounds)
@@ -300,28 +340,6 @@ def protect(settings: config.Settings, copy: Path, quarterly: bool) -> None:
         ) from None
     if result is not None:  # None: a build that selected part of the project without them
         print(result.summary(), flush=True)
-
-
-def _mart_changes(copy: Path, keep: list[tuple] | None = None) -> list[tuple]:
-    """The record of the rows a quarterly build replaced in each mart (macro
-    record_mart_change), which publishing reads. A dbt build starts it afresh, so the
-    audit's rebuild of the public marts would lose the other marts' records: `keep` puts
-    back those of the marts the rebuild did not record."""
-    con = duckdb.connect(str(copy))
-    try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'mart_changes'"
-        ).fetchone()[0]
-        if not exists:
-            return []
-        rows = con.execute("select model_name, replaced_where from mart_changes.replaced").fetchall()
-        recorded = {model for model, _ in rows}
-        kept = [row for row in keep or [] if row[0] not in recorded]
-        if kept:
-            con.executemany("insert into mart_changes.replaced values (?, ?)", kept)
-        return rows + kept
-    finally:
-        con.close()
 
 
 def summarise(settings: config.Settings, copy: Path) -> None:
@@ -383,15 +401,20 @@ def transform(
         last = last_build_fingerprint(settings) if inputs is not None else None
         if not force and inputs is not None and last == inputs:
             raise NothingChanged
-        quarterly = None if force or inputs is None else quarterly_reason(settings, dbt_args, project)
-        # the published version of the warehouse this build starts from, updated in place
-        previous = publish.version_of_build(settings, last) if quarterly else None
+        incremental = None if force or inputs is None else incremental_reason(settings, dbt_args, project)
         build_args = list(dbt_args)
-        if quarterly:
+        if incremental:
+            variables = incremental_vars(settings, last_build(settings)["loaded_until"])
             # the unit tests' results depend on the project alone, which the last build tested
-            build_args += ["--exclude-resource-type", "unit_test", "--select", *QUARTERLY_SELECTION]
-            print(f"quarterly build ({quarterly}): only the periods whose data changed", flush=True)
+            build_args += ["--exclude-resource-type", "unit_test", "--select", *INCREMENTAL_SELECTION]
+            build_args += ["--vars", json.dumps(variables)]
+            print(
+                f"incremental build ({incremental}): the records loaded since the last build, "
+                f"and the periods ending on or after {variables['recompute_from']}",
+                flush=True,
+            )
         else:
+            build_args += ["--full-refresh"]
             print("full build", flush=True)
         started = time.perf_counter()
         copy = copy_warehouse(settings)
@@ -401,7 +424,7 @@ def transform(
         atomic.kill_point("transform:after_copy")
         (target_path() / "run_results.json").unlink(missing_ok=True)  # summarise this run only
         # source freshness in the same dbt process as the build (one start-up), after it
-        codes = run_dbt(dbt_steps.build_then_freshness(build_args, freshness), copy, bool(quarterly))
+        codes = run_dbt(dbt_steps.build_then_freshness(build_args, freshness), copy)
         status = codes[0]
         with timed("summary of test warnings"):
             summarise(settings, copy)
@@ -414,7 +437,7 @@ def transform(
         if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
         with timed("disclosure audit"):
-            protect(settings, copy, bool(quarterly))
+            protect(settings, copy, bool(incremental))
         atomic.kill_point("transform:after_dbt")
         try:
             with timed("checkpoint"):
@@ -426,16 +449,9 @@ def transform(
             raise TransformError(f"cannot finish the build copy {copy}: {error}. {UNCHANGED}") from None
         try:
             with timed("published copies written"):
-                staged = publish.stage(settings, copy, previous)
+                staged = publish.stage(settings, copy)
         except publish.PublishError as error:
             raise TransformError(f"{error}. {UNCHANGED}") from None
-        if staged.updated_in_place:
-            updated = staged.updated_in_place
-            print(
-                f"published copies: {len(updated)} of {len(staged.tables)} marts updated in place from the "
-                f"previous version ({', '.join(updated)}), the others copied whole",
-                flush=True,
-            )
         atomic.kill_point("transform:after_publish")
         try:
             atomic.commit(settings, copy, staged.version)

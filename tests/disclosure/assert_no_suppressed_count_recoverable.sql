@@ -11,11 +11,6 @@ with
 published as (
 
     select * from {{ ref('pub_indicator_values') }}
-    {%- if quarterly_build() %}
-    -- a quarterly build checks the periods it replaced: every group is within one period, and
-    -- the other periods passed in the builds that made them
-    where {{ touched_periods() }}
-    {%- endif %}
 
 ),
 

@@ -7,14 +7,15 @@ weight, some moved to another quarter or another delivery, one without the baby'
 number, a later NCMP extract re-sending measurements of the
 latest complete academic year with another weight, and a maternity extract older than any
 loaded, arriving late, whose versions must lose), and is loaded. The state is copied:
-one copy is built by `make transform` (the quarterly path), the other by `make transform
---force` (a full rebuild). Every staging, intermediate and mart table (stg_*, int_*, fct_*,
+one copy is built by `make transform` (an incremental build: dbt's incremental models, given
+the vars the transform works out from the load log), the other by `make transform --force`
+(a full rebuild). Every staging, intermediate and mart table (stg_*, int_*, fct_*,
 dim_*, pub_*) and the snapshot of figures must be equal row by row: counts and text exactly,
 statistics to 1e-9; only the times of the builds themselves may differ.
 
-Then one more extract changes births of the latest quarter only, and the quarterly path is
-built again, quarterly and (from a copy) in full: the corrections' revisions, in periods this
-build does not touch, must be cleared as a full build clears them.
+Then one more extract changes births of the latest quarter only, and the incremental path is
+built again, incrementally and (from a copy) in full: the corrections' revisions, in periods
+this build does not recompute, must be cleared as a full build clears them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cc_warehouse import bench, publish
+from cc_warehouse import bench
 from cc_warehouse.csvfile import decode
 from pipeline import State
 
@@ -194,8 +195,8 @@ def write_latest_quarter_change(state: State) -> Path:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, object]:
-    """The quarterly path (`quarterly`) and a full rebuild (`full`) of the same loaded state."""
-    state = State(tmp_path_factory.mktemp("incremental") / "quarterly")
+    """The incremental path (`incremental`) and a full rebuild (`full`) of the same loaded state."""
+    state = State(tmp_path_factory.mktemp("incremental") / "incremental")
     state.python(
         "cc_warehouse.demo",
         "--out", str(state.landing), "--seed", "11", "--births-per-year", "300",
@@ -210,42 +211,40 @@ def built(tmp_path_factory) -> dict[str, object]:
     state.python("cc_warehouse.load", "--no-validate")
     full = State(state.root.parent / "full")
     shutil.copytree(state.root, full.root, symlinks=True, ignore=shutil.ignore_patterns("target", "logs"))
-    # with source freshness, a dbt command after the build, which must leave the build's
-    # record of what it replaced in the marts to the publishing step
-    quarterly_output = state.transform()
+    # with source freshness, a dbt command after the build
+    incremental_output = state.transform()
     full_output = transform(full, "--force")
     return {
-        "quarterly": state,
+        "incremental": state,
         "full": full,
         "held_back": held_back,
         "corrections": corrections,
-        "outputs": (first, quarterly_output, full_output),
+        "outputs": (first, incremental_output, full_output),
     }
 
 
 @pytest.fixture(scope="module")
 def built_again(built: dict[str, object]) -> dict[str, object]:
-    """The quarterly path's state after one more extract, changing births of the latest
-    quarter only, built quarterly again (`quarterly`) and, from a copy, in full (`full`).
+    """The incremental path's state after one more extract, changing births of the latest
+    quarter only, built incrementally again (`incremental`) and, from a copy, in full (`full`).
 
-    The corrections revised figures of periods this build does not touch; the latest data
-    change is now this build's, so those figures are no longer `is_revised`, and the
-    quarterly build must replace them although their periods were not recomputed.
+    The corrections revised figures of periods this build does not recompute; the latest
+    data change is now this build's, so those figures are no longer `is_revised`.
     """
-    previous: State = built["quarterly"]  # type: ignore[assignment]
-    quarterly = State(previous.root.parent / "quarterly_again")
+    previous: State = built["incremental"]  # type: ignore[assignment]
+    incremental = State(previous.root.parent / "incremental_again")
     full = State(previous.root.parent / "full_again")
     ignore = shutil.ignore_patterns("target", "logs")
-    shutil.copytree(previous.root, quarterly.root, symlinks=True, ignore=ignore)
-    revised = quarterly.query("select count(*) from main.fct_indicator_revisions where is_revised")[0][0]
-    write_latest_quarter_change(quarterly)
-    quarterly.python("cc_warehouse.load", "--no-validate")
-    shutil.copytree(quarterly.root, full.root, symlinks=True, ignore=ignore)
+    shutil.copytree(previous.root, incremental.root, symlinks=True, ignore=ignore)
+    revised = incremental.query("select count(*) from main.fct_indicator_revisions where is_revised")[0][0]
+    write_latest_quarter_change(incremental)
+    incremental.python("cc_warehouse.load", "--no-validate")
+    shutil.copytree(incremental.root, full.root, symlinks=True, ignore=ignore)
     return {
-        "quarterly": quarterly,
+        "incremental": incremental,
         "full": full,
         "revised_before": revised,
-        "outputs": (transform(quarterly), transform(full, "--force")),
+        "outputs": (transform(incremental), transform(full, "--force")),
     }
 
 
@@ -255,10 +254,6 @@ def tables(state: State) -> list[str]:
         where (
                 table_schema = 'main'
                 and regexp_matches(table_name, '^(fct|dim|pub|stg|int)_')
-                -- what the quarterly build recomputed and replaced, by its nature not a full build's
-                and table_name not in ('int_touched_periods', 'int_touched_units', 'int_touched_quarters')
-                and not ends_with(table_name, '__replaced')
-                and not ends_with(table_name, '__inserted')
             )
             or (table_schema = 'snapshots' and table_name = 'snp_indicator_values')
         order by all"""
@@ -266,11 +261,11 @@ def tables(state: State) -> list[str]:
     return [name for (name,) in rows]
 
 
-def differences(quarterly: Path, full: Path, table: str) -> list[tuple]:
+def differences(incremental: Path, full: Path, table: str) -> list[tuple]:
     """Rows of `table` in one DuckDB file and not the other: exact, but floats within 1e-9."""
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{quarterly}' as quarterly_db (read_only)")
+        con.execute(f"attach '{incremental}' as incremental_db (read_only)")
         con.execute(f"attach '{full}' as full_db (read_only)")
         schema, name = table.split(".")
         columns = con.execute(
@@ -281,7 +276,7 @@ def differences(quarterly: Path, full: Path, table: str) -> list[tuple]:
         ).fetchall()
         other = con.execute(
             """select column_name, data_type from information_schema.columns
-            where table_catalog = 'quarterly_db' and table_schema = ? and table_name = ?
+            where table_catalog = 'incremental_db' and table_schema = ? and table_name = ?
             order by ordinal_position""",
             [schema, name],
         ).fetchall()
@@ -305,7 +300,7 @@ def differences(quarterly: Path, full: Path, table: str) -> list[tuple]:
             for column in floats
         )
         return con.execute(
-            f"""with q as ({numbered.format(db="quarterly_db")}), f as ({numbered.format(db="full_db")})
+            f"""with q as ({numbered.format(db="incremental_db")}), f as ({numbered.format(db="full_db")})
             select q.*, f.* from q full outer join f on {same_key}
             where q.row_in_group is null or f.row_in_group is null or not ({close or "true"})
             limit 5"""
@@ -315,138 +310,103 @@ def differences(quarterly: Path, full: Path, table: str) -> list[tuple]:
 
 
 def test_the_new_quarter_and_the_corrections_reach_the_marts(built: dict[str, object]) -> None:
-    quarterly: State = built["quarterly"]  # type: ignore[assignment]
+    incremental: State = built["incremental"]  # type: ignore[assignment]
     assert built["held_back"], "the city should have a latest quarter to hold back"
     held = list(built["held_back"])  # type: ignore[call-overload]
-    loaded = quarterly.query(
+    loaded = incremental.query(
         "select count(*) from main.fct_load_files where list_contains(?, file_name)", [held]
     )
     assert loaded == [(len(held),)]
-    revised = quarterly.query("select count(*) from main.fct_indicator_revisions where is_revised")
+    revised = incremental.query("select count(*) from main.fct_indicator_revisions where is_revised")
     assert revised[0][0] > 0, "the corrections should restate some complete periods"
 
 
-def test_the_new_quarter_is_built_quarterly_and_force_builds_in_full(built: dict[str, object]) -> None:
-    first, quarterly, full = built["outputs"]  # type: ignore[misc]
+def recompute_from(output: str) -> str:
+    found = re.search(r"the periods ending on or after (\d{4}-\d{2}-\d{2})", output)
+    assert found, output
+    return found.group(1)
+
+
+def test_the_new_quarter_is_built_incrementally_and_force_builds_in_full(built: dict[str, object]) -> None:
+    first, incremental, full = built["outputs"]  # type: ignore[misc]
     assert "full build" in first  # nothing built before
-    assert "quarterly build (extracts of health_visiting, maternity, ncmp)" in quarterly
-    assert "full build" in full and "quarterly build" not in full
-    # the models kept by period and by record are updated in place, not rebuilt
-    for model in (
-        *("stg_maternity__births", "stg_health_visiting__reviews", "stg_ncmp__measurements"),
-        *("int_births_placed", "int_ncmp_measurements_bmi", "int_measurements_placed"),
-        *("stg_maternity__deliveries", "int_deliveries_placed", "int_reviews_linked"),
-        *("int_indicator_events", "int_return_items"),
-        *("int_indicator_cells", "fct_return_completeness"),
-        *("int_indicator_counts", "fct_indicator_values", "pub_indicator_values"),
-        "fct_indicator_revisions",
-    ):
-        assert re.search(rf"OK created sql incremental model main\.{model} ", quarterly), model
-        assert re.search(rf"OK created sql table model main\.{model} ", full), model
+    assert "incremental build (extracts of health_visiting, maternity, ncmp)" in incremental
+    assert "full build" in full and "incremental build" not in full
     # what is made of the project and the reference files alone stays as the last build left it
     for node in ("seed file main.ethnic_category", "sql table model main.stg_reference__postcode_lsoas"):
-        assert node not in quarterly and (f"OK loaded {node} " in full or f"OK created {node} " in full), node
+        assert node not in incremental, node
+        assert f"OK loaded {node} " in full or f"OK created {node} " in full, node
     for model in ("stg_reference__lsoa_centres", "int_areas", "dim_area", "int_england_benchmarks"):
-        assert f"main.{model} " not in quarterly and f"main.{model} " in full, model
+        assert f"main.{model} " not in incremental and f"main.{model} " in full, model
     # but every test of warning severity runs, on the reference files too
-    assert re.search(r"(PASS|WARN \d+) source_unique_reference_postcode_lsoa_postcode ", quarterly)
-    # dbt re-parses only the files that read CC_QUARTERLY, not the whole project
-    assert "Unable to do partial parsing" not in quarterly
+    assert re.search(r"(PASS|WARN \d+) source_unique_reference_postcode_lsoa_postcode ", incremental)
     for stage in ("dbt build", "dbt source freshness", "checkpoint", "published copies written"):
-        assert re.search(rf"^{stage}: [0-9.]+ s$", quarterly, re.MULTILINE), stage
-    # the published marts kept by period or quarter are updated in place, not copied whole
-    updated = re.search(
-        r"^published copies: \d+ of \d+ marts updated in place from the previous version \((.*)\)",
-        quarterly,
-        re.MULTILINE,
+        assert re.search(rf"^{stage}: [0-9.]+ s$", incremental, re.MULTILINE), stage
+    # the corrected quarter is in the middle of the series: the periods ending before it are
+    # kept as they were, and only the records loaded since are recomputed
+    incremental_state: State = built["incremental"]  # type: ignore[assignment]
+    since = recompute_from(incremental)
+    kept = dict(
+        incremental_state.query(
+            "select period_type, count(*) from main.dim_period where period_end < ? group by all", [since]
+        )
     )
-    assert updated, quarterly
-    assert set(updated.group(1).split(", ")) == {
-        *("fct_indicator_values", "fct_indicator_funnel", "fct_indicator_revisions"),
-        *("fct_return_completeness", "pub_indicator_values"),
-    }
-    assert "updated in place" not in first and "updated in place" not in full
-    # the corrected quarter is in the middle of the series: the quarters before it are kept
-    quarterly: State = built["quarterly"]  # type: ignore[assignment]
-    kept = quarterly.query(
-        """select touched.period_type, count(*) from main.int_touched_periods as touched
-        inner join main.dim_period as periods
-            on periods.period_type = touched.period_type
-            and periods.period_start < touched.recompute_from
-        group by all order by all"""
+    assert kept.keys() >= {"quarter", "rolling_12m"}, (since, kept)
+    # what dbt ran: the periods' models delete and insert the periods from that date on, the
+    # records' models the records loaded since the last build
+    run = incremental_state.root / "target" / "run" / "childrens_centres" / "models"
+    counts = next(run.glob("**/int_indicator_counts.sql")).read_text()
+    assert "delete from" in counts and f"period_end >= cast('{since}' as date)" in counts
+    births = next(run.glob("**/stg_maternity__births.sql")).read_text()
+    compiled = run.parent.parent.parent / "compiled" / "childrens_centres" / "models"
+    assert (
+        "delete from" in births
+        and "where loaded_at > cast(" in next(compiled.glob("**/stg_maternity__births.sql")).read_text()
     )
-    assert dict(kept).keys() >= {"quarter", "rolling_12m"}, kept
-    # the cells and the return counts are recounted for the quarters whose counts changed only
-    touched = dict(quarterly.query("select counts, count(*) from main.int_touched_quarters group by all"))
-    quarters = quarterly.query(
-        "select count(distinct quarter_start) from main.int_indicator_cells where academic_year is null"
-    )[0][0]
-    assert 0 < touched["indicator_cells"] < quarters, (touched, quarters)
-    assert 0 < touched["return_completeness"] < quarters, (touched, quarters)
-    # the rows the units' new rows replaced are kept for that count, and dropped by a full build
-    replaced = "select table_name from information_schema.tables where ends_with(table_name, '__replaced')"
-    kept_rows = sorted(name for (name,) in quarterly.query(replaced))
-    assert kept_rows == ["int_indicator_events__replaced", "int_return_items__replaced"]
-    inserted = "select table_name from information_schema.tables where ends_with(table_name, '__inserted')"
-    assert len(quarterly.query(inserted)) == 2 and built["full"].query(inserted) == []  # type: ignore[attr-defined]
-    assert built["full"].query(replaced) == []  # type: ignore[attr-defined]
 
 
 def test_every_mart_equals_a_full_rebuild_row_by_row(built: dict[str, object]) -> None:
-    assert_equal_builds(built["quarterly"], built["full"])  # type: ignore[arg-type]
+    assert_equal_builds(built["incremental"], built["full"])  # type: ignore[arg-type]
 
 
-def test_a_second_quarterly_build_clears_the_revisions_of_periods_it_does_not_touch(
+def test_a_second_incremental_build_clears_the_revisions_of_periods_it_does_not_recompute(
     built_again: dict[str, object],
 ) -> None:
-    quarterly: State = built_again["quarterly"]  # type: ignore[assignment]
+    incremental: State = built_again["incremental"]  # type: ignore[assignment]
     output, full_output = built_again["outputs"]  # type: ignore[misc]
-    assert "quarterly build (extracts of maternity)" in output
+    assert "incremental build (extracts of maternity)" in output
     assert "full build" in full_output
     assert built_again["revised_before"] > 0  # type: ignore[operator]
-    cleared = quarterly.query(
+    cleared = incremental.query(
         """select count(*) from main.fct_indicator_revisions as revisions
-        inner join main.int_touched_periods as touched
-            on revisions.period_type = touched.period_type
-            and revisions.period_start < touched.recompute_from
-        where revisions.last_revised_at is not null and not revisions.is_revised"""
+        inner join main.dim_period as periods using (period_type, period_label)
+        where periods.period_end < ? and revisions.last_revised_at is not null
+            and not revisions.is_revised""",
+        [recompute_from(output)],
     )
-    assert cleared[0][0] > 0, "the corrections' revisions, in untouched periods, should be cleared"
-    # the full build drops the rows the quarterly build before it kept
-    replaced = "select table_name from information_schema.tables where ends_with(table_name, '__replaced')"
-    assert len(quarterly.query(replaced)) == 2
-    assert built_again["full"].query(replaced) == []  # type: ignore[attr-defined]
-    assert_equal_builds(quarterly, built_again["full"])  # type: ignore[arg-type]
-    # the Parquet files of the marts updated in place: the years the build changed are written
-    # again, the other years' files are the previous version's (the same inode)
-    current = quarterly.published.parent.resolve()
-    (previous,) = [version for version in current.parent.iterdir() if version != current]
-    for mart in ("fct_indicator_values", "fct_indicator_funnel", "pub_indicator_values"):
-        inodes = {path.name: path.stat().st_ino for path in (current / "parquet" / mart).iterdir()}
-        before = {path.name: path.stat().st_ino for path in (previous / "parquet" / mart).iterdir()}
-        reused = {name for name, inode in inodes.items() if before.get(name) == inode}
-        assert reused and reused < inodes.keys(), (mart, sorted(inodes), sorted(reused))
+    assert cleared[0][0] > 0, "the corrections' revisions, in periods not recomputed, should be cleared"
+    assert_equal_builds(incremental, built_again["full"])  # type: ignore[arg-type]
 
 
-def assert_equal_builds(quarterly: State, full: State) -> None:
+def assert_equal_builds(incremental: State, full: State) -> None:
     names = tables(full)
-    assert tables(quarterly) == names
+    assert tables(incremental) == names
     assert {"main.fct_indicator_values", "main.pub_indicator_values", "main.fct_indicator_spc"} <= set(names)
     for table in names:
         counts = (
-            quarterly.query(f"select count(*) from {table}")[0][0],
+            incremental.query(f"select count(*) from {table}")[0][0],
             full.query(f"select count(*) from {table}")[0][0],
         )
-        assert counts[0] == counts[1], f"{table}: {counts[0]} rows quarterly, {counts[1]} in full"
+        assert counts[0] == counts[1], f"{table}: {counts[0]} rows incremental, {counts[1]} in full"
         assert counts[1] > 0 or table == "main.dim_lsoa_boundary", f"{table} is empty"
-        assert differences(quarterly.warehouse, full.warehouse, table) == [], table
-    # the published copies too: the quarterly one updated in place from the previous version
+        assert differences(incremental.warehouse, full.warehouse, table) == [], table
+    # the published copies too
     marts = [name for name in names if name.startswith(("main.fct_", "main.dim_", "main.pub_"))]
-    published = duckdb.connect(str(quarterly.published), read_only=True)
+    published = duckdb.connect(str(incremental.published), read_only=True)
     try:
         assert [f"main.{name}" for (name,) in published.execute("show tables").fetchall()] == marts
         for table in marts:
-            parquet = f"read_parquet('{quarterly.published.parent / 'parquet' / table[5:]}/*.parquet')"
+            parquet = f"read_parquet('{incremental.published.parent / 'parquet' / table[5:]}/*.parquet')"
             assert published.execute(
                 f"""select count(*) from (
                     (select * from {table} except all select * from {parquet})
@@ -456,74 +416,4 @@ def assert_equal_builds(quarterly: State, full: State) -> None:
     finally:
         published.close()
     for table in marts:
-        assert differences(quarterly.published, full.published, table) == [], f"published {table}"
-
-
-def compiled_tests(state: State) -> dict[str, str]:
-    """The SQL of every generic test of the state's last build, by file name."""
-    compiled = state.root / "target" / "compiled" / "childrens_centres" / "models"
-    return {path.name: path.read_text() for path in compiled.glob("**/*.yml/**/*.sql")}
-
-
-def test_the_quarterly_build_tests_the_rows_it_replaced(built: dict[str, object]) -> None:
-    """Error-severity tests of the models updated by record, unit, quarter or period read only the
-    replaced rows."""
-    quarterly = compiled_tests(built["quarterly"])  # type: ignore[arg-type]
-    full = compiled_tests(built["full"])  # type: ignore[arg-type]
-    test = "not_null_fct_indicator_values_indicator_id.sql"
-    periods = r'"fct_indicator_values" where \(\(period_type = \'[a-z_]+\' and period_start >='
-    assert re.search(periods, quarterly[test])
-    assert "dbt_subquery" not in full[test]
-    units = r'"int_reviews_linked" where \(\s*review_id in \('
-    reviews = [sql for sql in quarterly.values() if re.search(units, sql)]
-    assert len(reviews) >= 2, "the tests of int_reviews_linked should read the touched units"
-    # a unit model keeping what it replaced: its tests read the rows it inserted, kept apart
-    events = [sql for sql in quarterly.values() if '"int_indicator_events__inserted"' in sql]
-    assert len(events) >= 2, "the tests of int_indicator_events should read its inserted rows"
-    assert not [sql for sql in full.values() if "__inserted" in sql]
-    # the models updated by record read the records loaded since the last build
-    records = (
-        r'"stg_maternity__births" where birth_id in \(\s*'
-        r'select birth_id from .*"maternity"\s*where loaded_at >'
-    )
-    assert re.search(records, quarterly["not_null_stg_maternity__births_birth_id.sql"])
-    assert "loaded_at" in quarterly["unique_stg_ncmp__measurements_ncmp_id.sql"]
-    # a uniqueness test whose columns do not hold the key of the replacement reads every row
-    grouped = "group by child_pseudo_id, academic_year, school_year"
-    combination = [sql for sql in quarterly.values() if grouped in sql]
-    assert len(combination) == 1 and "loaded_at" not in combination[0]
-    # as do the tests of the models rebuilt whole
-    assert "dbt_subquery" not in quarterly["not_null_fct_indicator_spc_indicator_id.sql"]
-
-
-def test_a_published_mart_is_updated_in_place_only_when_its_new_rows_match_the_condition(
-    tmp_path: Path,
-) -> None:
-    """The published copy of a mart (the previous version's) gets the build's delete of the rows
-    matching the recorded condition and the warehouse's rows matching it; when a new row lies
-    outside the condition the copy would miss it, so it is left as it was (and copied whole)."""
-    con = duckdb.connect()
-    con.execute("attach ? as published", [str(tmp_path / "published.duckdb")])
-    con.execute("attach ? as warehouse", [str(tmp_path / "warehouse.duckdb")])
-
-    def mart(database: str, values: str) -> None:
-        con.execute(
-            f"create or replace table {database}.main.fct_x as "
-            f"select * from (values {values}) as t(period, figure)"
-        )
-
-    def published() -> list[tuple[int, str]]:
-        return con.execute("select * from published.main.fct_x order by all").fetchall()
-
-    previous = "(1, 'a'), (2, 'b'), (3, 'old')"
-    # the build replaced period 3 and added period 4
-    mart("warehouse", "(1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
-    mart("published", previous)
-    assert publish.update_in_place(con, "warehouse", "fct_x", "period >= 3")
-    assert published() == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
-    # a new row outside the condition (a second row of period 2): left as it was
-    mart("warehouse", "(1, 'a'), (2, 'b'), (2, 'z'), (3, 'c')")
-    mart("published", previous)
-    assert not publish.update_in_place(con, "warehouse", "fct_x", "period >= 3")
-    assert published() == [(1, "a"), (2, "b"), (3, "old")]
-    con.close()
+        assert differences(incremental.published, full.published, table) == [], f"published {table}"

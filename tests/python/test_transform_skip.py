@@ -132,7 +132,7 @@ def test_source_freshness_runs_in_the_build_s_dbt_process_and_only_after_it_succ
 
 def test_a_withdrawn_file_makes_the_next_build_a_full_one(city: tuple[State, Path]) -> None:
     """Issue 24: a file taken back out (`load --withdraw`) leaves records anywhere in time
-    that a quarterly build, which recomputes only the periods of what was loaded since,
+    that an incremental build, which recomputes only what was loaded since and the periods it touches,
     would keep; so the next build is a full one, and the records are gone from the marts."""
     state, held_back = city
     name = f"maternity/{held_back.name}"
@@ -144,9 +144,9 @@ def test_a_withdrawn_file_makes_the_next_build_a_full_one(city: tuple[State, Pat
     withdrawn = state.python("cc_warehouse.load", "--withdraw", name)
     assert f"withdrawn {name}" in withdrawn.stdout
     rebuilt = run_transform(state)
-    assert "full build" in rebuilt and "quarterly build" not in rebuilt
+    assert "full build" in rebuilt and "incremental build" not in rebuilt
     assert state.query("select count(*) from main.fct_load_files where file_name = ?", [name]) == [(0,)]
     state.python("cc_warehouse.load", "--no-validate")  # the file is still in the landing folder
     again = run_transform(state)
-    assert "quarterly build (extracts of maternity)" in again
+    assert "incremental build (extracts of maternity)" in again
     assert state.query("select count(*) from main.fct_load_files where file_name = ?", [name]) == [(1,)]

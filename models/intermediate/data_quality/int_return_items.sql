@@ -7,32 +7,27 @@
 
 with
 
--- a quarterly build reads the touched units only (macro unit_model)
 births as (
 
     select * from {{ ref('int_births_placed') }}
-    {{- where_touched_units("'birth'", 'birth_id') }}
 
 ),
 
 deliveries as (
 
     select * from {{ ref('int_deliveries_placed') }}
-    {{- where_touched_units("'delivery'", 'delivery_id') }}
 
 ),
 
 reviews as (
 
     select * from {{ ref('int_reviews_linked') }}
-    {{- where_touched_units("'review'", 'review_id') }}
 
 ),
 
 measurements as (
 
     select * from {{ ref('int_measurements_placed') }}
-    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
 ),
 
@@ -73,19 +68,6 @@ measurements as (
     {'feed': 'health_visiting', 'item': "'postcode_placed'", 'records': 'reviews',
      'key': 'review_id', 'date': 'due_date', 'expected': 'true', 'recorded': 'is_placed'},
 ] %}
-
-{#- A quarterly build replaces the items of the touched units (macro unit_model). -#}
-{%- set unit_type_of_row -%}
-case
-{%- for item in return_items if item.records == 'births' %}
-when feed = '{{ item.feed }}' and item_id = {{ item.item }} then 'birth'
-{%- endfor %}
-when feed = 'maternity' then 'delivery'
-when feed = 'health_visiting' then 'review'
-else 'measurement'
-end
-{%- endset -%}
-{{ unit_model(unit_type_of_row, 'record_id', keep_replaced=true) }}
 
 dated_items as (
 

@@ -10,16 +10,16 @@ with
 
 periods as (
 
-    -- a quarterly build counts the touched periods only (macro where_touched_periods)
+    -- an incremental build counts the periods it recomputes only (macro period_model)
     select * from {{ ref('int_periods') }}
-    {{- where_touched_periods() }}
+    {{- where_recomputed() }}
 
 ),
 
 cells as (
 
     select * from {{ ref('int_indicator_cells') }}
-    {%- if quarterly_build() and is_incremental() %}
+    {%- if recompute_from() and is_incremental() %}
     -- and reads the cells of their quarters and school years only
     where
         quarter_start >= (

@@ -7,32 +7,27 @@
 
 with
 
--- a quarterly build reads the touched units only (macro unit_model)
 births as (
 
     select * from {{ ref('int_births_placed') }}
-    {{- where_touched_units("'birth'", 'birth_id') }}
 
 ),
 
 deliveries as (
 
     select * from {{ ref('int_deliveries_placed') }}
-    {{- where_touched_units("'delivery'", 'delivery_id') }}
 
 ),
 
 reviews as (
 
     select * from {{ ref('int_reviews_linked') }}
-    {{- where_touched_units("'review'", 'review_id') }}
 
 ),
 
 measurements as (
 
     select * from {{ ref('int_measurements_placed') }}
-    {{- where_touched_units("'measurement'", 'ncmp_id') }}
 
 ),
 
@@ -63,15 +58,6 @@ measurements as (
      'known': 'feeding_status is not null',
      'outcome': "feeding_status in ('TOTAL', 'PARTIAL')"},
 ] -%}
-
-{#- A quarterly build replaces the events of the touched units (macro unit_model). -#}
-{%- set unit_types = {'births': 'birth', 'deliveries': 'delivery', 'reviews': 'review'} -%}
-{%- set unit_type_of_row -%}
-case indicator_id
-{%- for indicator in indicators %} when '{{ indicator.id }}' then '{{ unit_types[indicator.units] }}'
-{%- endfor %} else 'measurement' end
-{%- endset -%}
-{{ unit_model(unit_type_of_row, 'unit_id', keep_replaced=true) }}
 
 {% for indicator in indicators %}
 {{ indicator.id }} as (

@@ -12,7 +12,7 @@ with
 counts as (
 
     select * from {{ ref('int_indicator_counts') }}
-    {{- where_touched_periods() }}
+    {{- where_recomputed() }}
 
 ),
 

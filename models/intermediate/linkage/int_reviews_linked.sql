@@ -5,14 +5,11 @@
     does not link falls in `age_unknown` / `ethnicity_not_known`.
 -#}
 
-{{ unit_model("'review'", 'review_id') }}
-
 with
 
 reviews as (
 
     select * from {{ ref('stg_health_visiting__reviews') }}
-    {{- where_touched_units("'review'", 'review_id') }}
 
 ),
 

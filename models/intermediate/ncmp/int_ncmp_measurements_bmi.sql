@@ -14,14 +14,14 @@
     int_measurements_placed places the child by joining it there.
 -#}
 
-{{ record_model('ncmp_id', ['stg_ncmp__measurements']) }}
+{{ record_model('ncmp_id') }}
 
 with
 
 measurements as (
 
     select * from {{ ref('stg_ncmp__measurements') }}
-    {{- where_records_loaded_since_last_build() }}
+    {{- where_loaded_since('ncmp_id', ref('stg_ncmp__measurements')) }}
 
 ),
 

@@ -3,14 +3,14 @@
     with the breakdown groups the indicators need. Unplaced births stay, flagged.
 -#}
 
-{{ record_model('birth_id', ['stg_maternity__births']) }}
+{{ record_model('birth_id') }}
 
 with
 
 births as (
 
     select * from {{ ref('stg_maternity__births') }}
-    {{- where_records_loaded_since_last_build() }}
+    {{- where_loaded_since('birth_id', ref('stg_maternity__births')) }}
 
 ),
 

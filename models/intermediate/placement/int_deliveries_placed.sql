@@ -3,14 +3,11 @@
     breakdown groups. A delivery counts once however many babies it had.
 -#}
 
-{{ unit_model("'delivery'", 'delivery_id') }}
-
 with
 
 deliveries as (
 
     select * from {{ ref('stg_maternity__deliveries') }}
-    {{- where_touched_units("'delivery'", 'delivery_id') }}
 
 ),
 

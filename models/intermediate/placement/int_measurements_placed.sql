@@ -3,14 +3,14 @@
     child's postcode, with the child's ethnic group.
 -#}
 
-{{ record_model('ncmp_id', ['stg_ncmp__measurements']) }}
+{{ record_model('ncmp_id') }}
 
 with
 
 measurements as (
 
     select * from {{ ref('int_ncmp_measurements_bmi') }}
-    {{- where_records_loaded_since_last_build() }}
+    {{- where_loaded_since('ncmp_id', ref('stg_ncmp__measurements')) }}
 
 ),
 

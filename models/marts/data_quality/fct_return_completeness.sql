@@ -2,26 +2,14 @@
     Return completeness for data managers: for every feed, item, area and quarter (NCMP:
     academic year) how many records were expected to carry the item and how many did,
     against the item's target. `postcode_placed` is reported for the whole extract
-    (area_type 'all'), since an unplaced record has no area. A quarterly build recounts the
-    quarters and academic years whose counts changed (int_touched_quarters).
+    (area_type 'all'), since an unplaced record has no area.
 -#}
-
-{{ quarter_model(
-    'return_completeness',
-    "case when period_type = 'quarter' then period_start end",
-    "case when period_type = 'academic_year' then period_label end",
-) }}
 
 with
 
 items as (
 
     select * from {{ ref('int_return_items') }}
-    {{- where_touched_quarters(
-        'return_completeness',
-        'cast(' ~ dbt.date_trunc('quarter', 'event_date') ~ ' as date)',
-        'academic_year',
-    ) }}
 
 ),
 

@@ -2,11 +2,6 @@
     Every reporting period (int_periods), with its order within its type for sorting.
 -#}
 
-{%- if quarterly_build() %}
--- built after int_touched_periods, which compares int_periods with this (the last build's)
-/* depends_on: {{ ref('int_touched_periods') }} */
-{%- endif %}
-
 with
 
 periods as (

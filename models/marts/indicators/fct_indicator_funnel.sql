@@ -14,7 +14,7 @@ with
 statistics as (
 
     select * from {{ ref('int_indicator_statistics') }}
-    {{- where_touched_periods() }}
+    {{- where_recomputed() }}
 
 ),
 

@@ -10,34 +10,21 @@
     changed any figure): what a newsletter made from this build flags as revised.
     last_revised_at and the previous_* columns keep the latest revision of every figure,
     however old. Exact counts: analysts only; public outputs read is_revised alone.
-
-    A quarterly build recomputes the figures of the touched periods (only those gained
-    versions) and the figures is_revised marked: the latest data change may now be this
-    build's, which no longer revised them.
 -#}
 
 {%- set figure = 'indicator_id, area_type, area_code, period_type, period_label, breakdown' -%}
-{{ period_model(also_replace='is_revised') }}
 
 with
 
 indicator_values as (
 
     select * from {{ ref('fct_indicator_values') }}
-    {%- if quarterly_build() and is_incremental() %}
-    where
-        {{ touched_periods() }}
-        or ({{ figure }}) in (select {{ figure }} from {{ this }} where is_revised)
-    {%- endif %}
 
 ),
 
 figure_versions as (
 
     select * from {{ ref('snp_indicator_values') }}
-    {%- if quarterly_build() and is_incremental() %}
-    where ({{ figure }}) in (select {{ figure }} from indicator_values)
-    {%- endif %}
 
 ),
 

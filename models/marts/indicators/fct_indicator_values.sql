@@ -24,10 +24,11 @@ with
 
 statistics as (
 
-    -- a quarterly build reads back as far as the trend and year-earlier windows reach; what
-    -- only the touched periods need is computed for them alone
+    -- an incremental build reads back as far as the trend (4 years before a year) and
+    -- year-earlier windows reach; what only the recomputed periods need is computed for
+    -- them alone
     select * from {{ ref('int_indicator_statistics') }}
-    {{- where_touched_periods('read_from') }}
+    {{- where_recomputed(months_back=60) }}
 
 ),
 
@@ -56,7 +57,7 @@ la_values as (
 
     from statistics
     where area_type = 'la'
-    {{- where_touched_periods(keyword='and') }}
+    {{- where_recomputed(keyword='and') }}
 
 ),
 
@@ -67,7 +68,7 @@ period_starts as (
         period_start
 
     from statistics
-    {{- where_touched_periods() }}
+    {{- where_recomputed() }}
 
 ),
 
@@ -139,6 +140,7 @@ trend_windows as (
         period_type,
         period_label,
         period_start,
+        period_end,
         {% for lag_by in range(trend_points - 1, 0, -1) -%}
         lag(numerator, {{ lag_by }}) over (
             partition by {{ series_key }} order by period_start
@@ -186,7 +188,7 @@ trends as (
         end as trend
 
     from trend_windows
-    {{- where_touched_periods() }}
+    {{- where_recomputed() }}
 
 ),
 
@@ -207,7 +209,7 @@ year_labelled as (
         end as year_label
 
     from statistics
-    {{- where_touched_periods() }}
+    {{- where_recomputed() }}
 
 ),
 
@@ -403,4 +405,4 @@ judged as (
 )
 
 select * from judged
-{{- where_touched_periods() }}
+{{- where_recomputed() }}

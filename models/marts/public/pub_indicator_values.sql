@@ -40,7 +40,7 @@ indicator_values as (
     -- worked back from them (12 months to Q minus 12 months to the quarter before = Q minus
     -- the same quarter a year earlier): quarters stay with the analysts.
     where period_type in ('rolling_12m', 'financial_year', 'academic_year')
-    {{- where_touched_periods(keyword='and') }}
+    {{- where_recomputed(keyword='and') }}
 
 ),
 
@@ -504,8 +504,8 @@ local_authority_values as (
 
 ),
 
--- Each value's public figure a year later, or NULL where hidden. A quarterly build takes
--- those of the periods it keeps from the published rows: suppression stays within a
+-- Each value's public figure a year earlier, or NULL where hidden. An incremental build
+-- takes those of the periods it keeps from its own rows: suppression stays within a
 -- period, so theirs have not changed.
 year_earlier_values as (
 
@@ -523,7 +523,7 @@ year_earlier_values as (
         upper_95
 
     from public_figures
-    {%- if quarterly_build() and is_incremental() %}
+    {%- if recompute_from() and is_incremental() %}
 
     union all
 
@@ -542,8 +542,8 @@ year_earlier_values as (
 
     from {{ this }}
     where
-        {{ touched_periods('year_earlier_from') }}
-        and not {{ touched_periods() }}
+        period_end >= cast({{ dbt.dateadd('month', -12, recompute_from()) }} as date)
+        and period_end < {{ recompute_from() }}
     {%- endif %}
 
 ),

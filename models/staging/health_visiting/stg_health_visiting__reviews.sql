@@ -1,12 +1,12 @@
-{#- A quarterly build replaces the records sent since the last build (macro record_model). -#}
-{{ record_model('review_id', ['health_visiting', 'health_visiting']) }}
+{#- An incremental build replaces the records loaded since the last build (macro record_model). -#}
+{{ record_model('review_id') }}
 
 with
 
 source as (
 
     select * from {{ source('health_visiting', 'health_visiting') }}
-    {{- where_records_loaded_since_last_build() }}
+    {{- where_loaded_since('review_id', source('health_visiting', 'health_visiting')) }}
 
 ),
 

@@ -1,12 +1,12 @@
-{#- A quarterly build replaces the records sent since the last build (macro record_model). -#}
-{{ record_model('birth_id', ['maternity', 'maternity']) }}
+{#- An incremental build replaces the records loaded since the last build (macro record_model). -#}
+{{ record_model('birth_id') }}
 
 with
 
 source as (
 
     select * from {{ source('maternity', 'maternity') }}
-    {{- where_records_loaded_since_last_build() }}
+    {{- where_loaded_since('birth_id', source('maternity', 'maternity')) }}
 
 ),
 

@@ -3,25 +3,13 @@
     delivery-level fields repeat on every baby row of a multiple birth, and the most recently
     sent row of the delivery provides them. Counts of babies use windows, not a group by,
     so that staging stays free of aggregation.
-
-    A quarterly build replaces the touched deliveries (macro unit_model, int_touched_units):
-    it reads every version of the births ever sent in one of them, and keeps the births whose
-    latest version is in one.
 -#}
-
-{{ unit_model("'delivery'", 'delivery_id') }}
 
 with
 
 source as (
 
     select * from {{ source('maternity', 'maternity') }}
-    {%- if quarterly_build() and is_incremental() %}
-    where birth_id in (
-        select birth_id from {{ source('maternity', 'maternity') }}
-        where {{ touched_units("'delivery'", 'delivery_id') }}
-    )
-    {%- endif %}
 
 ),
 
@@ -55,7 +43,6 @@ births_of_delivery as (
         count(live_birth) over (partition by delivery_id) as babies_with_known_outcome
 
     from latest_births
-    {{- where_touched_units("'delivery'", 'delivery_id') }}
 
 ),
 

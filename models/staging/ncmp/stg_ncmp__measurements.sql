@@ -1,12 +1,12 @@
-{#- A quarterly build replaces the records sent since the last build (macro record_model). -#}
-{{ record_model('ncmp_id', ['ncmp', 'ncmp']) }}
+{#- An incremental build replaces the records loaded since the last build (macro record_model). -#}
+{{ record_model('ncmp_id') }}
 
 with
 
 source as (
 
     select * from {{ source('ncmp', 'ncmp') }}
-    {{- where_records_loaded_since_last_build() }}
+    {{- where_loaded_since('ncmp_id', source('ncmp', 'ncmp')) }}
 
 ),
 
