@@ -55,13 +55,17 @@ latest_ncmp_extract as (
 
 ),
 
+-- every quarter from April 1990 to January 2060 (280 quarters); the interval is written in
+-- parentheses, since dbt-spark's dateadd multiplies it as written
 quarter_spine as (
 
-    {{ dbt.date_spine(
-        'quarter',
-        "cast('1990-04-01' as date)",
-        "cast('2060-04-01' as date)",
-    ) }}
+    select
+        cast(
+            {{ dbt.dateadd('month', '(3 * (generated_number - 1))', "cast('1990-04-01' as date)") }}
+            as date
+        ) as date_quarter
+
+    from ({{ dbt.generate_series(280) }}) as quarter_numbers
 
 ),
 
