@@ -25,7 +25,7 @@
 {%- endmacro %}
 
 {#-
-    The period a return item (int_return_items) counts in, as the select-list columns
+    The period a return item (int_return_items_checked) counts in, as the select-list columns
     period_label and period_start: its financial quarter, or its NCMP academic year.
 -#}
 {% macro return_item_period() -%}

@@ -336,7 +336,12 @@ def test_the_new_quarter_is_built_incrementally_and_force_builds_in_full(built: 
     for node in ("seed file main.ethnic_category", "sql table model main.stg_reference__postcode_lsoas"):
         assert node not in incremental, node
         assert f"OK loaded {node} " in full or f"OK created {node} " in full, node
-    for model in ("stg_reference__lsoa_centres", "int_areas", "dim_area", "int_england_benchmarks"):
+    for model in (
+        "stg_reference__lsoa_centres",
+        "int_areas_joined",
+        "dim_area",
+        "int_england_benchmarks_dated",
+    ):
         assert f"main.{model} " not in incremental and f"main.{model} " in full, model
     # but every test of warning severity runs, on the reference files too
     assert re.search(r"(PASS|WARN \d+) source_unique_reference_postcode_lsoa_postcode ", incremental)
@@ -355,7 +360,7 @@ def test_the_new_quarter_is_built_incrementally_and_force_builds_in_full(built: 
     # what dbt ran: the periods' models delete and insert the periods from that date on, the
     # records' models the records loaded since the last build
     run = incremental_state.root / "target" / "run" / "childrens_centres" / "models"
-    counts = next(run.glob("**/int_indicator_counts.sql")).read_text()
+    counts = next(run.glob("**/int_indicator_counts_summed.sql")).read_text()
     assert "delete from" in counts and f"period_end >= cast('{since}' as date)" in counts
     births = next(run.glob("**/stg_maternity__births.sql")).read_text()
     compiled = run.parent.parent.parent / "compiled" / "childrens_centres" / "models"

@@ -1,6 +1,6 @@
-"""UK90 BMI centiles: the seed and int_ncmp_measurements_bmi against the RCPCH's rcpchgrowth.
+"""UK90 BMI centiles: the seed and int_ncmp_measurements_scored against the RCPCH's rcpchgrowth.
 
-Builds the real models (seed uk90_bmi_lms, stg_ncmp__measurements, int_ncmp_measurements_bmi)
+Builds the real models (seed uk90_bmi_lms, stg_ncmp__measurements, int_ncmp_measurements_scored)
 with dbt over a raw.ncmp table of a few hundred random children in a temporary DuckDB file,
 then recomputes each child's BMI SDS with rcpchgrowth (UK-WHO reference, which is UK90 from
 4 years). rcpchgrowth is AGPL-3.0: used only here and by scripts/make_uk90_seed.py, never by
@@ -115,7 +115,7 @@ def centiles(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
             dbt_executable(),
             "build",
             "--select",
-            "+int_ncmp_measurements_bmi",
+            "+int_ncmp_measurements_scored",
             "--resource-type",
             "seed",
             "--resource-type",
@@ -145,7 +145,7 @@ def centiles(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
         cursor = con.execute(
             "select ncmp_id, sex, age_years_at_measurement, bmi, has_valid_bmi_centile, "
             "bmi_z, bmi_centile, bmi_category, is_overweight_or_obese, is_obese, "
-            "is_severely_obese from main.int_ncmp_measurements_bmi order by ncmp_id"
+            "is_severely_obese from main.int_ncmp_measurements_scored order by ncmp_id"
         )
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -9,7 +9,7 @@ with
 
 measurements as (
 
-    select * from {{ ref('int_ncmp_measurements_bmi') }}
+    select * from {{ ref('int_ncmp_measurements_scored') }}
     {{- where_loaded_since('ncmp_id', ref('stg_ncmp__measurements')) }}
 
 ),

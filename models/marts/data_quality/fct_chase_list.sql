@@ -10,7 +10,7 @@ with
 
 items as (
 
-    select * from {{ ref('int_return_items') }}
+    select * from {{ ref('int_return_items_checked') }}
     where item_id <> 'postcode_placed'
 
 ),

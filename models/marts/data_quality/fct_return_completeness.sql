@@ -9,7 +9,7 @@ with
 
 items as (
 
-    select * from {{ ref('int_return_items') }}
+    select * from {{ ref('int_return_items_checked') }}
 
 ),
 

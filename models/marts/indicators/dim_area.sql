@@ -1,13 +1,13 @@
 {#-
     Every area the marts report: each children's centre area and each local authority
-    (int_areas), and England, whose values come from the benchmark seed.
+    (int_areas_joined), and England, whose values come from the benchmark seed.
 -#}
 
 with
 
 areas as (
 
-    select * from {{ ref('int_areas') }}
+    select * from {{ ref('int_areas_joined') }}
 
 ),
 

@@ -1,12 +1,12 @@
 {#-
-    Every reporting period (int_periods), with its order within its type for sorting.
+    Every reporting period (int_periods_enumerated), with its order within its type for sorting.
 -#}
 
 with
 
 periods as (
 
-    select * from {{ ref('int_periods') }}
+    select * from {{ ref('int_periods_enumerated') }}
 
 ),
 

@@ -20,7 +20,7 @@ with
 
 statistics as (
 
-    select * from {{ ref('int_indicator_statistics') }}
+    select * from {{ ref('int_indicator_statistics_computed') }}
 
 ),
 

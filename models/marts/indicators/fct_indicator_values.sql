@@ -27,14 +27,14 @@ statistics as (
     -- an incremental build reads back as far as the trend (4 years before a year) and
     -- year-earlier windows reach; what only the recomputed periods need is computed for
     -- them alone
-    select * from {{ ref('int_indicator_statistics') }}
+    select * from {{ ref('int_indicator_statistics_computed') }}
     {{- where_recomputed(months_back=60) }}
 
 ),
 
 england_benchmarks as (
 
-    select * from {{ ref('int_england_benchmarks') }}
+    select * from {{ ref('int_england_benchmarks_dated') }}
 
 ),
 

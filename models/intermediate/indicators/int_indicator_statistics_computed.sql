@@ -11,7 +11,7 @@ with
 
 counts as (
 
-    select * from {{ ref('int_indicator_counts') }}
+    select * from {{ ref('int_indicator_counts_summed') }}
     {{- where_recomputed() }}
 
 ),

@@ -10,7 +10,7 @@ with
 
 events as (
 
-    select * from {{ ref('int_indicator_events') }}
+    select * from {{ ref('int_indicator_events_classified') }}
 
 ),
 

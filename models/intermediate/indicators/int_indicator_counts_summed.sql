@@ -11,14 +11,14 @@ with
 periods as (
 
     -- an incremental build counts the periods it recomputes only (macro period_model)
-    select * from {{ ref('int_periods') }}
+    select * from {{ ref('int_periods_enumerated') }}
     {{- where_recomputed() }}
 
 ),
 
 cells as (
 
-    select * from {{ ref('int_indicator_cells') }}
+    select * from {{ ref('int_indicator_cells_counted') }}
     {%- if recompute_from() and is_incremental() %}
     -- and reads the cells of their quarters and school years only
     where
@@ -36,7 +36,7 @@ cells as (
 
 areas as (
 
-    select * from {{ ref('int_areas') }}
+    select * from {{ ref('int_areas_joined') }}
 
 ),
 
