@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import datetime as dt
 import multiprocessing
 import sys
 import time
@@ -431,10 +432,16 @@ class Model:
         return pd.DataFrame({"var": self.targets[failing], "lower": low[failing], "upper": high[failing]})
 
 
-def audit(con: duckdb.DuckDBPyConnection, workers: int = 2, only: set[tuple] | None = None) -> AuditResult:
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    workers: int = 2,
+    only: set[tuple] | None = None,
+    ending_from: dt.date | None = None,
+) -> AuditResult:
     """Audit pub_indicator_values against fct_indicator_values in the database `con`, one
     linear programme per span of dates and local authority (PART_KEY), on `workers`
-    processes; `only` those programmes, if given."""
+    processes; `only` those programmes, if given, and only the spans ending on or after
+    `ending_from`, if given."""
     started = time.perf_counter()
     rows = read(con)
     # every relation holds within one span of dates and one local authority
@@ -445,7 +452,9 @@ def audit(con: duckdb.DuckDBPyConnection, workers: int = 2, only: set[tuple] | N
         for one in np.unique(span[related]):
             part = rows[related & (span == one)].reset_index(drop=True)
             key = (",".join(sorted(indicators)), *part[PART_KEY[1:]].iloc[0])
-            if only is None or key in only:
+            if (only is None or key in only) and (
+                ending_from is None or part["period_end"].iloc[0] >= pd.Timestamp(ending_from)
+            ):
                 keys.append(key)
                 parts.append(part)
     if workers > 1 and len(parts) > workers:
@@ -524,13 +533,21 @@ def has_public_marts(database: Path) -> bool:
 
 
 def protect(
-    audit_database: Path, suppressions_database: Path, rebuild: Callable[[], None], rounds: int
+    audit_database: Path,
+    suppressions_database: Path,
+    rebuild: Callable[[], None],
+    rounds: int,
+    ending_from: dt.date | None = None,
 ) -> AuditResult | None:
     """Audit the public marts of `audit_database`; while a count is unprotected, hide the
     counts AuditResult.to_hide names (added to SUPPRESSIONS_TABLE in `suppressions_database`,
     where pub_indicator_values reads them) and `rebuild` the public marts, at most `rounds`
     times. Raises AuditError, naming the counts, if they are still unprotected then. None
-    where there are no public marts (a build that selected part of the project)."""
+    where there are no public marts (a build that selected part of the project).
+
+    ending_from: an incremental build's recompute_from: the spans ending before it hold the
+                 figures the last build published, which passed the audit, so only the
+                 others are audited (their totals alone are in the summary)."""
     if not has_public_marts(audit_database):
         return None
     parts: dict[tuple, tuple[int, int]] = {}
@@ -539,7 +556,7 @@ def protect(
         with duckdb.connect(str(audit_database), read_only=True) as con:
             # After the first round, only the programmes that failed: what is hidden more, and
             # what the model's rules then hide in turn, stays within its span and authority.
-            result = audit(con, only=only)
+            result = audit(con, only=only, ending_from=ending_from)
         parts.update(result.parts)
         result.hidden = sum(hidden for hidden, _ in parts.values())
         result.small_hidden = sum(small for _, small in parts.values())

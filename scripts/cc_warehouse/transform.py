@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import hashlib
 import importlib.metadata
 import json
@@ -315,14 +316,15 @@ def run_dbt(commands: list[list[str]], copy: Path) -> list[int | None]:
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
 
 
-def protect(settings: config.Settings, copy: Path, incremental: bool) -> None:
+def protect(settings: config.Settings, copy: Path, recompute_from: str | None = None) -> None:
     """The disclosure audit of the public marts just built (disclosure_audit.protect): where a
     hidden count could be narrowed down, more counts are hidden and the public marts built
-    again, whole (the audit's choices can be in any period). TransformError if the audit
-    still fails."""
+    again, whole (the audit's choices can be in any period). An incremental build audits the
+    periods it recomputed (`recompute_from` on); the others are as the last build published
+    them. TransformError if the audit still fails."""
 
     def rebuild() -> None:
-        options = ["--exclude-resource-type", "unit_test"] if incremental else []
+        options = ["--exclude-resource-type", "unit_test"] if recompute_from else []
         with dbt_steps.merged_run_results(target_path()):
             command = ["build", "--select", disclosure_audit.PUBLIC_MARTS, "--full-refresh", *options]
             status = run_dbt([command], copy)[0]
@@ -333,7 +335,8 @@ def protect(settings: config.Settings, copy: Path, incremental: bool) -> None:
             )
 
     try:
-        result = disclosure_audit.protect(copy, copy, rebuild, settings.audit_rounds)
+        ending_from = dt.date.fromisoformat(recompute_from) if recompute_from else None
+        result = disclosure_audit.protect(copy, copy, rebuild, settings.audit_rounds, ending_from)
     except disclosure_audit.AuditError as error:
         raise TransformError(
             f"the disclosure audit failed, so nothing is published: {error}. {UNCHANGED}"
@@ -403,6 +406,7 @@ def transform(
             raise NothingChanged
         incremental = None if force or inputs is None else incremental_reason(settings, dbt_args, project)
         build_args = list(dbt_args)
+        variables: dict[str, str] = {}
         if incremental:
             variables = incremental_vars(settings, last_build(settings)["loaded_until"])
             # the unit tests' results depend on the project alone, which the last build tested
@@ -437,7 +441,7 @@ def transform(
         if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
         with timed("disclosure audit"):
-            protect(settings, copy, bool(incremental))
+            protect(settings, copy, variables["recompute_from"] if incremental else None)
         atomic.kill_point("transform:after_dbt")
         try:
             with timed("checkpoint"):

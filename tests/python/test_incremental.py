@@ -357,6 +357,14 @@ def test_the_new_quarter_is_built_incrementally_and_force_builds_in_full(built: 
         )
     )
     assert kept.keys() >= {"quarter", "rolling_12m"}, (since, kept)
+
+    # the disclosure audit reads the periods the build recomputed; the others passed it before
+    def audited(output: str) -> int:
+        found = re.search(r"^disclosure audit passed: (\d+) hidden counts", output, re.MULTILINE)
+        assert found, output
+        return int(found.group(1))
+
+    assert 0 < audited(incremental) < audited(full)
     # what dbt ran: the periods' models delete and insert the periods from that date on, the
     # records' models the records loaded since the last build
     run = incremental_state.root / "target" / "run" / "childrens_centres" / "models"
