@@ -6,6 +6,10 @@
     statement, and turns an empty cell into the text 'None' and numbers into floats. Here a
     value is NULL when empty, otherwise its text as a quoted, escaped string cast to the
     column's type (seeds/_seeds.yml), which is exact for decimals and dates alike.
+
+    The project's one replacement of an adapter macro: dbt-spark labels the bug won't fix
+    (dbt-labs/dbt-spark#901), and the seeds are the councils' to edit, apostrophes and
+    empty cells included. Without it the Spark leg's seeds fail or hold 'None'.
 -#}
 {% macro spark__load_csv_rows(model, agate_table) %}
 

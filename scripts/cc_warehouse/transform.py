@@ -59,7 +59,7 @@ class TransformError(Exception):
 UNCHANGED = "the warehouse and the published copies are unchanged"
 
 # What a build is made from, besides the raw zone: the dbt project's own files.
-PROJECT_FOLDERS = ("models", "macros", "seeds", "snapshots", "analyses", "tests")
+PROJECT_FOLDERS = ("models", "macros", "seeds", "analyses", "tests")
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
 # Settings that change what dbt builds or how (the target's connection, dbt's own behaviour).
 SETTINGS = ("CC_TARGET", "CC_DUCKDB_THREADS", "CC_DUCKDB_MEMORY_LIMIT", "CC_DUCKDB_PRESERVE_ORDER")

@@ -4,10 +4,10 @@ One small demo city is loaded once, then built on both engines: `dbt build` on D
 the Spark transform (`CC_TARGET=spark make transform`: raw zone exported to Parquet, `dbt
 build --target spark`, marts read back and published). Then a later extract restates its
 earliest complete quarter, is loaded, and both engines build again: a rebuild of tables that
-exist, and the snapshot's update path (a new version of each restated figure). After each
-build every model, seed, snapshot, unit test and data test must end the same way on both
-engines, the marts must hold the same rows (counts exactly, statistics to 1e-9) and the
-snapshot the same versions.
+exist, and the append to fct_indicator_versions (a new version of each restated figure).
+After each build every model, seed, unit test and data test must end the same way on both
+engines, the marts must hold the same rows (counts exactly, statistics to 1e-9) and
+fct_indicator_versions the same versions.
 """
 
 from __future__ import annotations
@@ -68,18 +68,13 @@ class Build:
 
     @property
     def duck(self) -> Path:
-        """The DuckDB warehouse (marts in `main`, the snapshot in `snapshots`)."""
+        """The DuckDB warehouse (marts in `main`)."""
         return self.folder / "w.duckdb"
 
     @property
     def spark(self) -> Path:
         """The marts Spark built, as published."""
         return self.folder / "published.duckdb"
-
-    @property
-    def spark_snapshot(self) -> Path:
-        """The Parquet files of Spark's snapshot table."""
-        return self.folder / "spark_snapshot"
 
 
 def build_on_both_engines(state: State, freshness: bool) -> None:
@@ -105,8 +100,6 @@ def keep(state: State, name: str) -> Build:
     if wal.exists():
         shutil.copy(wal, build.duck.with_name(build.duck.name + ".wal"))
     shutil.copy(state.published, build.spark)
-    snapshot = state.warehouse.parent / "spark" / "warehouse" / "snapshots.db" / "snp_indicator_values"
-    shutil.copytree(snapshot, build.spark_snapshot)
     return build
 
 
@@ -131,7 +124,8 @@ def first(city) -> Build:
 @pytest.fixture(scope="module")
 def second(city, first) -> Build:
     """The city after a correction extract restating its earliest complete quarter, built
-    again on both engines: Spark rebuilds its tables and its snapshot takes the update path."""
+    again on both engines: Spark rebuilds its tables and appends the restated figures' new
+    versions to fct_indicator_versions."""
     write_correction(city)
     city.python("cc_warehouse.load", "--no-validate")
     build_on_both_engines(city, freshness=False)
@@ -157,28 +151,21 @@ def frame(database: Path, table: str) -> pd.DataFrame:
     return data.sort_values(KEYS[table], ignore_index=True)
 
 
-def snapshot(build: Build, engine: str) -> tuple[list[str], pd.DataFrame]:
-    """The snapshot's columns, and every version of every figure in it, numbered in the
-    order they were recorded (Spark's table is read from its Parquet files)."""
-    con = duckdb.connect()
+def versions(database: Path) -> pd.DataFrame:
+    """Every version of every figure in fct_indicator_versions, numbered in the order they
+    were recorded."""
+    con = duckdb.connect(str(database), read_only=True)
     try:
-        if engine == "duckdb":
-            con.execute("attach ? as duck (read_only)", [str(build.duck)])
-            table = "duck.snapshots.snp_indicator_values"
-        else:
-            table = f"read_parquet('{build.spark_snapshot / '*.parquet'}')"
-        columns = [name for name, *_ in con.execute(f"describe select * from {table}").fetchall()]
         figure = ", ".join(FIGURE)
-        versions = con.execute(
+        return con.execute(
             f"""select {figure}, units, denominator, numerator, is_complete,
-                row_number() over (partition by {figure} order by dbt_valid_from) as version,
-                dbt_valid_to is null as is_current
-            from {table}
+                row_number() over (partition by {figure} order by recorded_at) as version,
+                count(*) over (partition by {figure}) as versions
+            from main.fct_indicator_versions
             order by all"""
         ).df()
     finally:
         con.close()
-    return columns, versions
 
 
 @pytest.mark.parametrize("name", BUILDS)
@@ -186,13 +173,13 @@ def test_every_node_ends_as_on_duckdb(request, name):
     build = request.getfixturevalue(name)
     duck = run_results(build.duck_results)
     spark = run_results(build.spark_results)
-    # every model, seed, snapshot, test and unit test DuckDB ran, Spark ran too
+    # every model, seed, test and unit test DuckDB ran, Spark ran too
     assert set(spark) == set(duck)
     assert {status for status, _ in spark.values()} <= {"success", "pass", "warn"}
     different = {node: (duck[node], spark[node]) for node in spark if duck.get(node) != spark[node]}
     assert not different  # the same warnings, with the same numbers of failing rows
     kinds = {node.split(".")[0] for node in spark}
-    assert {"model", "seed", "snapshot", "test", "unit_test"} <= kinds
+    assert {"model", "seed", "test", "unit_test"} <= kinds
 
 
 @pytest.mark.parametrize("table", sorted(KEYS))
@@ -220,23 +207,20 @@ def test_marts_equal_duckdbs_row_by_row(request, name, table):
 
 
 @pytest.mark.parametrize("name", BUILDS)
-def test_the_snapshot_holds_the_same_versions_as_on_duckdb(request, name):
+def test_the_versions_of_figures_are_the_same_as_on_duckdb(request, name):
     build = request.getfixturevalue(name)
-    duck_columns, duck = snapshot(build, "duckdb")
-    spark_columns, spark = snapshot(build, "spark")
-    # no helper column of the unique key (dbt_unique_key_1, ...) became a snapshot column
-    assert sorted(spark_columns) == sorted(duck_columns)
+    duck = versions(build.duck)
     assert len(duck) > 100
-    pd.testing.assert_frame_equal(spark, duck, check_dtype=False)
+    pd.testing.assert_frame_equal(versions(build.spark), duck, check_dtype=False)
 
 
 def test_the_rebuild_records_the_correction_as_a_revision(first, second):
     """The second build's comparisons are not vacuous: the restated quarter's figures are
-    revised on both engines, and Spark's snapshot holds their earlier versions."""
+    revised on both engines, and Spark keeps their earlier versions."""
     for build in (first, second):
-        _, versions = snapshot(build, "spark")
-        assert versions["is_current"].all() == (build is first)
-        assert (versions["version"] > 1).any() == (build is second)
+        kept = versions(build.spark)
+        assert (kept["versions"] == 1).all() == (build is first)
+        assert (kept["version"] > 1).any() == (build is second)
     for database in (second.duck, second.spark):
         revisions = frame(database, "fct_indicator_revisions")
         revised = revisions[revisions["is_revised"]]

@@ -22,29 +22,9 @@ indicator_values as (
 
 ),
 
-figure_versions as (
-
-    select * from {{ ref('snp_indicator_values') }}
-
-),
-
 versions as (
 
-    select
-        indicator_id,
-        area_type,
-        area_code,
-        period_type,
-        period_label,
-        breakdown,
-        units,
-        denominator,
-        numerator,
-        value_pct,
-        is_complete,
-        cast(dbt_valid_from as {{ dbt.type_timestamp() }}) as recorded_at
-
-    from figure_versions
+    select * from {{ ref('fct_indicator_versions') }}
 
 ),
 
@@ -130,8 +110,8 @@ latest_revisions as (
 
 latest_change as (
 
-    select max(cast(dbt_valid_from as {{ dbt.type_timestamp() }})) as changed_at
-    from {{ ref('snp_indicator_values') }}
+    select max(recorded_at) as changed_at
+    from versions
 
 ),
 
