@@ -30,7 +30,7 @@
 
 {{ period_model() }}
 
-{%- set rounds = var('disclosure_secondary_rounds', 10) -%}
+{%- set rounds = var('disclosure_secondary_rounds', 20) -%}
 with
 
 indicator_values as (
