@@ -311,7 +311,7 @@ def protect(settings: config.Settings, copy: Path) -> None:
     def rebuild() -> None:
         export_raw(settings)
         with dbt_steps.merged_run_results(target_path()):
-            status = run_dbt(settings, [["build", "--select", disclosure_audit.PUBLIC_MARTS]])[0]
+            status = run_dbt(settings, [disclosure_audit.REBUILD])[0]
         if status != 0:
             raise SparkTransformError(
                 f"dbt build --target spark of the public marts after the disclosure audit failed "

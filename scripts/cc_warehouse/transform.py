@@ -324,10 +324,8 @@ def protect(settings: config.Settings, copy: Path, recompute_from: str | None = 
     them. TransformError if the audit still fails."""
 
     def rebuild() -> None:
-        options = ["--exclude-resource-type", "unit_test"] if recompute_from else []
         with dbt_steps.merged_run_results(target_path()):
-            command = ["build", "--select", disclosure_audit.PUBLIC_MARTS, "--full-refresh", *options]
-            status = run_dbt([command], copy)[0]
+            status = run_dbt([[*disclosure_audit.REBUILD, "--full-refresh"]], copy)[0]
         if status != 0:
             raise TransformError(
                 f"dbt build of the public marts after the disclosure audit failed (exit code "
