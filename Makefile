@@ -10,12 +10,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export PYTHONPATH := $(CURDIR)/scripts
+export CC_DBT_PROJECT_DIR := $(CURDIR)
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 SEED ?= 42
 DBT := $(BIN)/dbt
+CLI := $(BIN)/cc
 
 
 .PHONY: setup system-packages demo load withdraw transform reports newsletter build test lint docs clean lock bench audit
@@ -37,62 +38,64 @@ system-packages:
 	  echo "please install the Debian packages: $(SYSTEM_PACKAGES) (sudo apt-get install ...)"; exit 1; \
 	fi
 
+# The package (src/cc_warehouse, the `cc` command) installed editable, its dependencies
+# (pyproject.toml) held to the exact versions of requirements.lock.
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[spark,dev]"
 	touch $(STAMP)
 
-# Regenerate the exact pins after changing requirements.in.
+# Regenerate the exact pins after changing the dependencies in pyproject.toml.
 lock: $(STAMP)
-	$(BIN)/pip install --quiet -r requirements.in
+	$(BIN)/pip install --quiet --upgrade -e ".[spark,dev]"
 	$(BIN)/pip freeze --exclude-editable > requirements.lock
 
 demo: $(STAMP)
-	$(BIN)/python -m cc_warehouse.demo --seed $(SEED)
+	$(CLI) demo --seed $(SEED)
 
 load: $(STAMP)
-	$(BIN)/python -m cc_warehouse.load
+	$(CLI) load
 
 # Take a loaded file back out of the warehouse, to load a corrected one under its name:
 # make withdraw FILE=maternity/maternity_20240601.csv
 withdraw: $(STAMP)
-	$(BIN)/python -m cc_warehouse.load --withdraw "$(FILE)"
+	$(CLI) load --withdraw "$(FILE)"
 
 # dbt build on a copy of the warehouse, warnings summary, source freshness, publish; the
-# copy replaces the live warehouse only when all of it succeeded (scripts/cc_warehouse/transform.py).
+# copy replaces the live warehouse only when all of it succeeded (src/cc_warehouse/build/transform.py).
 transform: $(STAMP)
-	$(BIN)/python -m cc_warehouse.transform $(DBT_ARGS)
+	$(CLI) transform $(DBT_ARGS)
 
 reports: $(STAMP) system-packages
-	$(BIN)/python -m cc_warehouse.reports
+	$(CLI) reports
 
 # One quarter's newsletters only: make newsletter PERIOD='2024/25 Q3'
 newsletter: $(STAMP) system-packages
-	$(BIN)/python -m cc_warehouse.newsletter $(if $(PERIOD),--period "$(PERIOD)")
+	$(CLI) newsletter $(if $(PERIOD),--period "$(PERIOD)")
 
 # What an attacker could work out about each hidden public count (docs/methods.md)
 audit: $(STAMP)
-	$(BIN)/python -m cc_warehouse.disclosure_audit
+	$(CLI) audit
 
 build: setup system-packages demo load transform reports
 
 lint: $(STAMP)
-	$(BIN)/ruff check scripts tests/python
-	$(BIN)/ruff format --check scripts tests/python
+	$(BIN)/ruff check src tests/python scripts
+	$(BIN)/ruff format --check src tests/python scripts
 	# sqlfluff compiles the project with dbt, against an empty scratch database
 	mkdir -p target/lint
 	CC_WAREHOUSE=target/lint/lint.duckdb $(BIN)/sqlfluff lint models tests/statistics tests/disclosure analyses --disable-progress-bar --processes 2
 
 test: $(STAMP) system-packages lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 # Generate, load, transform and publish a preset on a fresh scratch state folder, timed stage
 # by stage against the floor (bench/floor.sql): writes bench/results.json and results.md.
 # make bench PRESET=city|region|england [BENCH_ARGS="--work /big/disk/cc-bench --keep"]
 PRESET ?= city
 bench: $(STAMP)
-	$(BIN)/python -m cc_warehouse.bench --preset $(PRESET) $(BENCH_ARGS)
+	$(CLI) bench --preset $(PRESET) $(BENCH_ARGS)
 
 docs: $(STAMP)
 	$(DBT) docs generate --static

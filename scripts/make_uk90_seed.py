@@ -1,7 +1,7 @@
 """Write seeds/uk90_bmi_lms.csv: the UK90 BMI-for-age reference as L, M and S by month.
 
 One-off: run it again only to re-derive or re-check the seed. It is not part of the runtime
-package (scripts/cc_warehouse/) and nothing in the warehouse imports it.
+package (src/cc_warehouse/) and nothing in the warehouse imports it.
 
 Where the numbers come from
 ---------------------------

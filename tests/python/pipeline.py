@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from cc_warehouse.csvfile import decode
+from cc_warehouse.ingest.csvfile import decode
 from landing import MATERNITY_HEADER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ class State:
             "CC_LANDING_DIR": str(self.landing),
             "CC_WAREHOUSE": str(self.warehouse),
             "CC_REPORTS_DIR": str(self.reports),
-            "PYTHONPATH": str(ROOT / "scripts"),
+            "CC_DBT_PROJECT_DIR": str(ROOT),
             "DBT_PROFILES_DIR": str(ROOT),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             **extra,
@@ -80,10 +80,11 @@ class State:
         )
 
     def transform(self, *args: str) -> str:
-        """`make transform` (python -m cc_warehouse.transform) with dbt's files in this state's
+        """`make transform` (cc transform) with dbt's files in this state's
         folder; returns what it printed."""
         result = self.python(
-            "cc_warehouse.transform",
+            "cc_warehouse",
+            "transform",
             *args,
             DBT_TARGET_PATH=str(self.root / "target"),
             DBT_LOG_PATH=str(self.root / "logs"),
@@ -101,9 +102,9 @@ class State:
         """dbt build, the warning summary and publish: `make transform` without freshness."""
         result = self.dbt("build", *dbt_args, **extra)
         self.python(
-            "cc_warehouse.dbt_summary", "--run-results", str(self.root / "target" / "run_results.json")
+            "cc_warehouse.build.dbt_summary", "--run-results", str(self.root / "target" / "run_results.json")
         )
-        self.python("cc_warehouse.publish")
+        self.python("cc_warehouse", "publish")
         return result
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from cc_warehouse.csvfile import decode
+from cc_warehouse.ingest.csvfile import decode
 from pipeline import State
 
 # A key that appears nowhere else, so any copy of it in an output is a leak.
@@ -84,7 +84,7 @@ class City:
         return self.run(sys.executable, "-m", module, *args, check=check, **extra)
 
     def transform(self, *args: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
-        return self.python("cc_warehouse.transform", *args, check=check, **extra)
+        return self.python("cc_warehouse", "transform", *args, check=check, **extra)
 
 
 _CITY: City | None = None
@@ -96,12 +96,12 @@ def city(tmp_path_factory) -> City:
     if _CITY is None:
         built = City(tmp_path_factory.mktemp("reliability"))
         state = built.work
-        built.python("cc_warehouse.demo", "--out", str(state.landing), *CITY_ARGS, "--quiet")
-        built.python("cc_warehouse.load")
+        built.python("cc_warehouse", "demo", "--out", str(state.landing), *CITY_ARGS, "--quiet")
+        built.python("cc_warehouse", "load")
         built.transform("--exclude-resource-type", "unit_test", "--no-freshness")
-        built.python("cc_warehouse.reports")
+        built.python("cc_warehouse", "reports")
         # The newsletter and its public CSV, when that part of the project is present.
-        built.python("cc_warehouse.newsletter", "--no-pdf", "--no-maps", check=False)
+        built.python("cc_warehouse", "newsletter", "--no-pdf", "--no-maps", check=False)
         shutil.copytree(state.root, built.pristine, symlinks=True)
         _CITY = built
     return _CITY
@@ -126,7 +126,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-VOLATILE = re.compile(r"^(dbt_scd_id|dbt_updated_at|dbt_valid_from|dbt_valid_to)$")
+VOLATILE = re.compile(r"^(recorded_at|last_revised_at|previous_recorded_at|revised_at)$")
 
 
 def contents(database: Path) -> dict[str, list[tuple]]:

@@ -23,11 +23,11 @@ KEY = "indicator_id, area_type, area_code, period_type, period_label, breakdown"
 def city(tmp_path_factory) -> State:
     state = State(tmp_path_factory.mktemp("floor"))
     state.python(
-        "cc_warehouse.demo",
+        "cc_warehouse", "demo",
         "--out", str(state.landing), "--seed", "5", "--births-per-year", "900",
         "--centres", "5", "--lsoas", "30", "--las", "2", "--years", "3", "--quiet",
     )  # fmt: skip
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     state.dbt("build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
     return state
 

@@ -11,7 +11,8 @@ import re
 from shapely import unary_union
 from shapely.geometry import box
 
-from cc_warehouse import boundaries, newsletter_charts
+from cc_warehouse.reports import boundaries
+from cc_warehouse.reports.newsletter import charts as newsletter_charts
 
 # two 1 km LSOAs side by side in British National Grid metres, 0.2 m apart
 LEFT = box(530000, 180000, 531000, 181000)

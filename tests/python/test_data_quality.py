@@ -41,10 +41,10 @@ def fixture_city(tmp_path_factory) -> State:
     (state.landing / "reference").mkdir(parents=True)
     for name, text in REFERENCE.items():
         (state.landing / "reference" / name).write_text(text, encoding="utf-8")
-    state.python("cc_warehouse.load", "--no-validate", CC_PSEUDO_KEY=TEST_KEY)
+    state.python("cc_warehouse", "load", "--no-validate", CC_PSEUDO_KEY=TEST_KEY)
     state.build("--exclude", "test_type:unit")
     # a city without NCMP returns and without boundaries still gets its reports
-    state.python("cc_warehouse.reports")
+    state.python("cc_warehouse", "reports")
     return state
 
 
@@ -104,7 +104,9 @@ def test_a_gap_in_one_centre_warns_naming_it_and_the_build_succeeds(fixture_city
     assert ("maternity", "smoking_status_known", "CC02", "2024/25 Q1") in stored
     assert all(area != "CC01" for _, _, area, _ in stored)
     summary = fixture_city.python(
-        "cc_warehouse.dbt_summary", "--run-results", str(fixture_city.root / "target" / "run_results.json")
+        "cc_warehouse.build.dbt_summary",
+        "--run-results",
+        str(fixture_city.root / "target" / "run_results.json"),
     )
     line = next(x for x in summary.stdout.splitlines() if "return_completeness_below_target" in x)
     # worst first: Hillside's 25% smoking return leads the examples

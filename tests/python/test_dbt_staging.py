@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cc_warehouse import disclosure_audit
+from cc_warehouse.build import disclosure_audit
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cc_warehouse import disclosure_audit
+from cc_warehouse.build import disclosure_audit
 
 FY = {
     "period_type": "financial_year",

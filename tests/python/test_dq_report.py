@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cc_warehouse.dq_report import spreadsheet_safe
+from cc_warehouse.reports.dq_report import spreadsheet_safe
 
 
 def test_formula_like_cells_are_quoted_and_others_kept():

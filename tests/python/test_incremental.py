@@ -30,7 +30,7 @@ import duckdb
 import pytest
 
 from cc_warehouse import bench
-from cc_warehouse.csvfile import decode
+from cc_warehouse.ingest.csvfile import decode
 from pipeline import State
 
 BUILD_ARGS = ("--no-freshness",)
@@ -198,17 +198,17 @@ def built(tmp_path_factory) -> dict[str, object]:
     """The incremental path (`incremental`) and a full rebuild (`full`) of the same loaded state."""
     state = State(tmp_path_factory.mktemp("incremental") / "incremental")
     state.python(
-        "cc_warehouse.demo",
+        "cc_warehouse", "demo",
         "--out", str(state.landing), "--seed", "11", "--births-per-year", "300",
         "--centres", "3", "--lsoas", "12", "--years", "3", "--quiet",
     )  # fmt: skip
     new_quarter = state.root / "new_quarter"
     held_back = bench.hold_back_new_quarter(state.landing, new_quarter)
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     first = transform(state)
     bench.bring_in_new_quarter(state.landing, new_quarter)
     corrections = write_corrections(state)
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     full = State(state.root.parent / "full")
     shutil.copytree(state.root, full.root, symlinks=True, ignore=shutil.ignore_patterns("target", "logs"))
     # with source freshness, a dbt command after the build
@@ -238,7 +238,7 @@ def built_again(built: dict[str, object]) -> dict[str, object]:
     shutil.copytree(previous.root, incremental.root, symlinks=True, ignore=ignore)
     revised = incremental.query("select count(*) from main.fct_indicator_revisions where is_revised")[0][0]
     write_latest_quarter_change(incremental)
-    incremental.python("cc_warehouse.load", "--no-validate")
+    incremental.python("cc_warehouse", "load", "--no-validate")
     shutil.copytree(incremental.root, full.root, symlinks=True, ignore=ignore)
     return {
         "incremental": incremental,

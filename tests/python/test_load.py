@@ -14,9 +14,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cc_warehouse import config, load
-from cc_warehouse.csvfile import ExtractError
-from cc_warehouse.pseudo import KeyError_
+from cc_warehouse import config
+from cc_warehouse.ingest import discovery, load
+from cc_warehouse.ingest.csvfile import ExtractError
+from cc_warehouse.ingest.pseudo import KeyError_
 from landing import (
     BAD_NHS,
     HV_HEADER,
@@ -595,15 +596,18 @@ def test_killed_load_leaves_the_warehouse_as_it_was(tmp_path, landing):
         "CC_WAREHOUSE": str(tmp_path / "state" / "w.duckdb"),
         "CC_PSEUDO_KEY": TEST_KEY,
         "CC_FAULT_KILL_AFTER_FILES": "3",
-        "PYTHONPATH": str(ROOT / "scripts"),
+        "CC_DBT_PROJECT_DIR": str(ROOT),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "cc_warehouse.load", "--no-validate"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "cc_warehouse", "load", "--no-validate"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert snapshot(tmp_path) == before
     env.pop("CC_FAULT_KILL_AFTER_FILES")
-    subprocess.run([sys.executable, "-m", "cc_warehouse.load", "--no-validate"], env=env, check=True)
+    subprocess.run([sys.executable, "-m", "cc_warehouse", "load", "--no-validate"], env=env, check=True)
     assert query(tmp_path, "select count(*) from raw.maternity") == [(12,)]
 
 
@@ -672,7 +676,7 @@ def test_duckdb_settings_have_defaults_for_this_machine_and_can_be_overridden(tm
 def test_a_file_that_changes_while_it_is_read_is_refused(tmp_path, landing, monkeypatch):
     """Issue 24: a file still being copied was committed half-written, and the whole file
     was then refused forever as a different file under a loaded name."""
-    reading = load._read_bytes
+    reading = discovery._read_bytes
 
     def read_while_copying(path: Path) -> bytes:
         data = reading(path)
@@ -681,14 +685,14 @@ def test_a_file_that_changes_while_it_is_read_is_refused(tmp_path, landing, monk
                 still_copying.write(b"B9,D9,,,,,A,2024-04-10,40,3000,Y,0,N,Y\n")
         return data
 
-    monkeypatch.setattr(load, "_read_bytes", read_while_copying)
+    monkeypatch.setattr(discovery, "_read_bytes", read_while_copying)
     with pytest.raises(load.LoadError, match="changed while it was read"):
         run(tmp_path)
     # nothing committed (the same check as for any bad file)
     assert not (tmp_path / "state" / "w.duckdb").exists() or query(
         tmp_path, "select count(*) from information_schema.tables where table_schema = 'raw'"
     ) == [(0,)]
-    monkeypatch.setattr(load, "_read_bytes", reading)
+    monkeypatch.setattr(discovery, "_read_bytes", reading)
     run(tmp_path)  # the copy has finished: it loads, all of it
     assert query(tmp_path, "select count(*) from raw.maternity") == [(len(MATERNITY_ROWS) + 1,)]
 

@@ -20,8 +20,8 @@ import pytest
 import textstat
 import textstat.backend.counts._count_syllables
 
-from cc_warehouse import disclosure_audit
-from cc_warehouse import newsletter as nl
+from cc_warehouse.build import disclosure_audit
+from cc_warehouse.reports import newsletter as nl
 from html_tree import parse
 from pipeline import State
 
@@ -35,13 +35,13 @@ COUNT_COLUMNS = ("numerator", "denominator")
 def city(tmp_path_factory) -> State:
     state = State(tmp_path_factory.mktemp("newsletter"))
     state.python(
-        "cc_warehouse.demo",
+        "cc_warehouse", "demo",
         "--out", str(state.landing), "--seed", "7", "--births-per-year", "900",
         "--centres", "4", "--lsoas", "24", "--years", "6", "--quiet",
     )  # fmt: skip
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     state.transform("--no-freshness")  # as `make transform`: the audit completes the suppression
-    state.python("cc_warehouse.reports")
+    state.python("cc_warehouse", "reports")
     return state
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cc_warehouse import newsletter as nl
+from cc_warehouse.reports import newsletter as nl
 
 
 @pytest.mark.parametrize(

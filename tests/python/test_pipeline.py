@@ -18,13 +18,13 @@ from pipeline import State
 def city(tmp_path_factory) -> State:
     state = State(tmp_path_factory.mktemp("city"))
     state.python(
-        "cc_warehouse.demo",
+        "cc_warehouse", "demo",
         "--out", str(state.landing), "--seed", "7", "--births-per-year", "900",
         "--centres", "4", "--lsoas", "24", "--years", "4", "--quiet",
     )  # fmt: skip
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     state.build()
-    state.python("cc_warehouse.reports")
+    state.python("cc_warehouse", "reports")
     return state
 
 

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from cc_warehouse import atomic, config, newsletter
+from cc_warehouse import config
+from cc_warehouse.reports import newsletter
+from cc_warehouse.state import atomic
 from html_tree import parse
 from pipeline import CORRECTED_BABIES, ROOT, State, write_correction
 from reliability import MODELS_ONLY, City, city, contents, fingerprint, no_traceback
@@ -38,7 +40,7 @@ def restated(session_city: City) -> dict:
     """S1: the city plus a correction extract, loaded; then a clean build of S1 (C)."""
     state = session_city.restore()
     quarter, placed = write_correction(state)
-    session_city.python("cc_warehouse.load", "--no-validate")
+    session_city.python("cc_warehouse", "load", "--no-validate")
     s1 = session_city.save("s1")
     started = time.monotonic()
     session_city.transform("--no-freshness", *MODELS_ONLY)
@@ -116,7 +118,7 @@ def test_the_newsletter_marks_revised_figures_with_the_earlier_figure(session_ci
     )
     assert rolling, "some restated figure should be shown"
     edition = rolling.removeprefix("12 months to ")
-    session_city.python("cc_warehouse.newsletter", "--period", edition, "--no-pdf", "--no-maps")
+    session_city.python("cc_warehouse", "newsletter", "--period", edition, "--no-pdf", "--no-maps")
     folder = state.reports / "newsletters" / newsletter.period_slug(edition)
     expected = {(i, c): previous for i, c, label, previous in revisions if label == rolling}
     centres = [code for (code,) in state.query("select area_code from dim_area where area_type = 'centre'")]
@@ -166,7 +168,7 @@ def _children(pid: int) -> list[int]:
 
 def _start_transform(session_city: City, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "cc_warehouse.transform", "--no-freshness", *args],
+        [sys.executable, "-m", "cc_warehouse", "transform", "--no-freshness", *args],
         cwd=ROOT,
         env=session_city.work.env(**session_city.env()),
         stdout=subprocess.PIPE,
@@ -254,7 +256,7 @@ def test_killed_during_the_commit_is_finished_by_the_next_command(session_city, 
     # Readers still see one complete published version: the old one.
     assert state.query("select count(*) from fct_load_files", published=True) == [(loaded_before,)]
     # The next command to take the lock (here a load with nothing new) finishes the commit.
-    session_city.python("cc_warehouse.load", "--no-validate")
+    session_city.python("cc_warehouse", "load", "--no-validate")
     assert not journal.exists()
     ((loaded_after,),) = state.query("select count(*) from fct_load_files", published=True)
     assert loaded_after == loaded_before + 1  # the correction extract, now in the marts
@@ -265,10 +267,10 @@ def test_killed_publish_leaves_the_published_copies_as_they_were(session_city):
     state = session_city.restore()
     before = fingerprint(state)
     for point in ("publish:during", "publish:after_stage"):
-        result = session_city.python("cc_warehouse.publish", check=False, CC_FAULT_KILL_AT=point)
+        result = session_city.python("cc_warehouse", "publish", check=False, CC_FAULT_KILL_AT=point)
         assert result.returncode == -signal.SIGKILL
         assert fingerprint(state) == before, point
-    session_city.python("cc_warehouse.publish")
+    session_city.python("cc_warehouse", "publish")
     assert fingerprint(state)["warehouse"] == before["warehouse"]
     assert contents(state.published) == contents(State(session_city.pristine).published)
 
@@ -288,7 +290,9 @@ def test_a_second_writer_waits_for_the_lock_or_stops_with_a_message(session_city
     settings = config.Settings(state.landing, state.warehouse, state.reports, None, "duckdb")
     before = fingerprint(state)
     with atomic.pipeline_lock(settings, "a test holding the lock"):
-        result = session_city.python("cc_warehouse.load", "--no-validate", check=False, CC_LOCK_TIMEOUT="1")
+        result = session_city.python(
+            "cc_warehouse", "load", "--no-validate", check=False, CC_LOCK_TIMEOUT="1"
+        )
         assert result.returncode == 1
         assert (
             "is busy: `a test holding the lock`" in result.stderr and "Nothing was changed" in result.stderr
@@ -296,7 +300,7 @@ def test_a_second_writer_waits_for_the_lock_or_stops_with_a_message(session_city
         no_traceback(result)
         result = session_city.transform("--no-freshness", check=False, CC_LOCK_TIMEOUT="0")
         assert result.returncode == 1 and "is busy" in result.stderr
-        result = session_city.python("cc_warehouse.publish", check=False, CC_LOCK_TIMEOUT="0")
+        result = session_city.python("cc_warehouse", "publish", check=False, CC_LOCK_TIMEOUT="0")
         assert result.returncode == 1 and "is busy" in result.stderr
     assert fingerprint(state) == before
     # Two loads at once: the second waits for the first; the new extract is loaded once.
@@ -305,7 +309,7 @@ def test_a_second_writer_waits_for_the_lock_or_stops_with_a_message(session_city
     with atomic.pipeline_lock(settings, "a test holding the lock"):
         loads = [
             subprocess.Popen(
-                [sys.executable, "-m", "cc_warehouse.load", "--no-validate"],
+                [sys.executable, "-m", "cc_warehouse", "load", "--no-validate"],
                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
             for _ in range(2)
@@ -327,7 +331,7 @@ def test_a_load_during_a_build_and_readers_holding_the_published_files(session_c
     state = session_city.restore()
     pristine = State(session_city.pristine)
     write_correction(state)
-    session_city.python("cc_warehouse.load", "--no-validate")  # in the warehouse, not yet published
+    session_city.python("cc_warehouse", "load", "--no-validate")  # in the warehouse, not yet published
     ((files_before,),) = state.query("select count(*) from fct_load_files", published=True)
     # A BI tool: a read-only DuckDB connection and an open Parquet file, held throughout.
     parquet = state.published.parent / "parquet" / "fct_load_files" / "fct_load_files.parquet"
@@ -353,7 +357,7 @@ def test_a_load_during_a_build_and_readers_holding_the_published_files(session_c
     _wait_for_dbt(build)
     # A second extract arrives while dbt runs: its load waits for the build to commit.
     write_correction(state)
-    load = session_city.python("cc_warehouse.load", "--no-validate", CC_LOCK_TIMEOUT="300")
+    load = session_city.python("cc_warehouse", "load", "--no-validate", CC_LOCK_TIMEOUT="300")
     assert "waiting for `transform`" in load.stderr
     _, err = build.communicate(timeout=300)
     assert build.returncode == 0, err
@@ -411,7 +415,7 @@ def test_a_full_disk_fails_a_build_or_a_load_cleanly(session_city):
                 handle.write(b"\0" * 65536)
                 handle.flush()
         write_correction(state)
-        result = session_city.python("cc_warehouse.load", "--no-validate", check=False)
+        result = session_city.python("cc_warehouse", "load", "--no-validate", check=False)
         assert result.returncode == 1, result.stdout
         assert "load failed, nothing was committed" in result.stderr
         no_traceback(result)
@@ -430,14 +434,20 @@ def test_unwritable_output_folders_fail_cleanly_before_any_change(session_city):
     blocker.write_text("not a folder")
     nowhere = str(blocker / "reports")  # ENOTDIR: root can write anywhere, but not under a file
     write_correction(state)
-    for command in (("cc_warehouse.load",), ("cc_warehouse.transform", "--no-freshness")):
+    for command in (
+        (
+            "cc_warehouse",
+            "load",
+        ),
+        ("cc_warehouse", "transform", "--no-freshness"),
+    ):
         result = session_city.python(*command, check=False, CC_REPORTS_DIR=nowhere)
         assert result.returncode == 1, command
         assert "cannot write the reports folder" in result.stderr and "Not a directory" in result.stderr
         no_traceback(result)
         assert fingerprint(state) == before
     # The state folder itself under a file: every command says so.
-    for module in ("cc_warehouse.load", "cc_warehouse.transform", "cc_warehouse.publish"):
+    for module in ("cc_warehouse", "load", "cc_warehouse", "transform", "cc_warehouse", "publish"):
         result = session_city.python(module, check=False, CC_WAREHOUSE=str(blocker / "state" / "w.duckdb"))
         assert result.returncode == 1 and "Not a directory" in result.stderr, (module, result.stderr)
         no_traceback(result)
@@ -446,7 +456,7 @@ def test_unwritable_output_folders_fail_cleanly_before_any_change(session_city):
     os.rename(versions, versions.with_name("versions-saved"))
     versions.write_text("in the way")
     try:
-        result = session_city.python("cc_warehouse.publish", check=False)
+        result = session_city.python("cc_warehouse", "publish", check=False)
         assert result.returncode == 1 and "publish failed" in result.stderr
         no_traceback(result)
     finally:
@@ -463,10 +473,10 @@ def test_a_state_folder_with_a_quote_in_its_path_builds_publishes_and_exports(se
     quoted = State(tmp_path / "children's centres")
     shutil.copytree(state.root, quoted.root, symlinks=True)
     env = session_city.env()
-    quoted.python("cc_warehouse.transform", "--force", "--no-freshness", *TINY, **env)
+    quoted.python("cc_warehouse", "transform", "--force", "--no-freshness", *TINY, **env)
     assert quoted.query("select count(*) from fct_load_files", published=True)[0][0] > 0
-    quoted.python("cc_warehouse.newsletter", "--no-pdf", "--no-maps", **env)
+    quoted.python("cc_warehouse", "newsletter", "--no-pdf", "--no-maps", **env)
     assert (quoted.reports / "public" / "pub_indicator_values.csv").stat().st_size > 0
-    exported = quoted.python("cc_warehouse.spark", "export-raw", **env)
+    exported = quoted.python("cc_warehouse", "spark", "export-raw", **env)
     assert "raw zone exported for Spark" in exported.stdout
     assert (quoted.warehouse.parent / "raw_parquet" / "maternity" / "part-00000.parquet").is_file()

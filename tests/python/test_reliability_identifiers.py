@@ -18,8 +18,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cc_warehouse import config, disclosure_audit, load
-from cc_warehouse.pseudo import KeyError_, make_key
+from cc_warehouse import config
+from cc_warehouse.build import disclosure_audit
+from cc_warehouse.ingest import load
+from cc_warehouse.ingest.pseudo import KeyError_, make_key
 from landing import NHS, TEST_KEY, write_landing
 from pipeline import State
 from reliability import SECRET_KEY, City, city, fingerprint, landing_rows, no_traceback
@@ -230,7 +232,8 @@ def settings_for(root: Path, key: str | None) -> config.Settings:
 def test_real_extracts_without_a_key_are_refused(session_city, tmp_path):
     write_landing(tmp_path / "landing")
     result = session_city.python(
-        "cc_warehouse.load",
+        "cc_warehouse",
+        "load",
         "--no-validate",
         check=False,
         CC_PSEUDO_KEY="",

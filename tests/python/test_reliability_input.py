@@ -21,8 +21,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cc_warehouse import config, load
-from cc_warehouse.csvfile import ExtractError
+from cc_warehouse import config
+from cc_warehouse.ingest import load, raw_zone
+from cc_warehouse.ingest.csvfile import ExtractError
 from landing import (
     HV_HEADER,
     HV_ROWS,
@@ -200,7 +201,7 @@ def check_outcome(root: Path, feed: str, data: bytes, keys: list[str], error: Ex
             for (text, limit) in con.execute(
                 """select raw_record, ? from raw.quarantine where file_name = ?
                 union all select raw_value, 200 from raw.field_issues where file_name = ?""",
-                [load.RAW_RECORD_LIMIT, name, name],
+                [raw_zone.RAW_RECORD_LIMIT, name, name],
             ).fetchall()
         )
         lost = [key for key in keys if key.encode() in data and key not in found]
@@ -254,11 +255,11 @@ def cli(root: Path, **extra: str) -> subprocess.CompletedProcess:
         "CC_WAREHOUSE": str(root / "state" / "w.duckdb"),
         "CC_REPORTS_DIR": str(root / "reports"),
         "CC_PSEUDO_KEY": TEST_KEY,
-        "PYTHONPATH": str(ROOT / "scripts"),
+        "CC_DBT_PROJECT_DIR": str(ROOT),
         **extra,
     }
     return subprocess.run(
-        [sys.executable, "-m", "cc_warehouse.load", "--no-validate"],
+        [sys.executable, "-m", "cc_warehouse", "load", "--no-validate"],
         env=env,
         capture_output=True,
         text=True,

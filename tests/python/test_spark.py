@@ -79,7 +79,7 @@ def build_on_both_engines(state: State, freshness: bool) -> None:
     # what `CC_TARGET=spark make transform` runs; first, because its disclosure audit may hide
     # more counts (in the raw zone), which the DuckDB build then reads too
     result = state.python(
-        "cc_warehouse.transform", *([] if freshness else ["--no-freshness"]),
+        "cc_warehouse", "transform", *([] if freshness else ["--no-freshness"]),
         "--log-path", str(state.root / "logs_spark"),
         CC_TARGET="spark", DBT_TARGET_PATH=str(state.root / "target_spark"),
     )  # fmt: skip
@@ -105,11 +105,11 @@ def keep(state: State, name: str) -> Build:
 def city(tmp_path_factory) -> State:
     state = State(tmp_path_factory.mktemp("spark_city"))
     state.python(
-        "cc_warehouse.demo",
+        "cc_warehouse", "demo",
         "--out", str(state.landing), "--seed", "11", "--births-per-year", "600",
         "--centres", "3", "--lsoas", "15", "--years", "3", "--quiet",
     )  # fmt: skip
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     return state
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cc_warehouse import config, transform
+from cc_warehouse import config
+from cc_warehouse.build import transform
 from pipeline import ROOT, State
 from reliability import fingerprint
 
@@ -24,14 +25,14 @@ SKIPPED = "nothing to build"
 def city(tmp_path_factory) -> tuple[State, Path]:
     state = State(tmp_path_factory.mktemp("skip"))
     state.python(
-        "cc_warehouse.demo",
+        "cc_warehouse", "demo",
         "--out", str(state.landing), "--seed", "3", "--births-per-year", "300",
         "--centres", "2", "--lsoas", "10", "--years", "2", "--quiet",
     )  # fmt: skip
     latest = sorted((state.landing / "maternity").glob("maternity_*.csv"))[-1]
     held_back = state.root / latest.name
     shutil.move(latest, held_back)
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     return state, held_back
 
 
@@ -52,7 +53,7 @@ def test_a_second_transform_skips_and_a_load_or_force_rebuilds(city: tuple[State
     assert SKIPPED in run_transform(state)
 
     shutil.move(held_back, state.landing / "maternity" / held_back.name)
-    state.python("cc_warehouse.load", "--no-validate")
+    state.python("cc_warehouse", "load", "--no-validate")
     rebuilt = run_transform(state)
     assert SKIPPED not in rebuilt and "built and published" in rebuilt
     files = state.query(
@@ -79,7 +80,7 @@ def test_a_changed_model_macro_seed_or_setting_changes_the_fingerprint(
         elif (ROOT / name).is_file():
             project.mkdir(exist_ok=True)
             shutil.copy(ROOT / name, project / name)
-    monkeypatch.setattr(config, "PROJECT_ROOT", project)
+    monkeypatch.setenv("CC_DBT_PROJECT_DIR", str(project))
     monkeypatch.setenv("CC_WAREHOUSE", str(state.warehouse))
     settings = config.settings()
     original = transform.fingerprint(settings, [])
@@ -116,7 +117,7 @@ def test_source_freshness_runs_in_the_build_s_dbt_process_and_only_after_it_succ
     state, _ = city
     env = {"DBT_TARGET_PATH": str(state.root / "target"), "DBT_LOG_PATH": str(state.root / "logs")}
     before = fingerprint(state)
-    failed = state.python("cc_warehouse.transform", "--force", "--no-such-option", check=False, **env)
+    failed = state.python("cc_warehouse", "transform", "--force", "--no-such-option", check=False, **env)
     assert failed.returncode == 1
     assert "dbt build: No such option '--no-such-option'" in failed.stdout + failed.stderr
     assert "dbt build failed (exit code 2)" in failed.stderr
@@ -124,7 +125,7 @@ def test_source_freshness_runs_in_the_build_s_dbt_process_and_only_after_it_succ
     assert fingerprint(state) == before
 
     fast = [arg for arg in FAST if arg != "--no-freshness"]
-    built = state.python("cc_warehouse.transform", "--force", *fast, **env).stdout
+    built = state.python("cc_warehouse", "transform", "--force", *fast, **env).stdout
     # one dbt process ran both (cc_warehouse.dbt_steps prints each command's seconds)
     assert re.search(r"^dbt build: [0-9.]+ s\ndbt source freshness: [0-9.]+ s$", built, re.MULTILINE), built
     assert "built and published" in built
@@ -139,14 +140,14 @@ def test_a_withdrawn_file_makes_the_next_build_a_full_one(city: tuple[State, Pat
     run_transform(state)
     if not state.query("select count(*) from raw.load_log where file_name = ?", [name])[0][0]:
         shutil.move(held_back, state.landing / "maternity" / held_back.name)  # run alone: load it first
-        state.python("cc_warehouse.load", "--no-validate")
+        state.python("cc_warehouse", "load", "--no-validate")
         run_transform(state)
-    withdrawn = state.python("cc_warehouse.load", "--withdraw", name)
+    withdrawn = state.python("cc_warehouse", "load", "--withdraw", name)
     assert f"withdrawn {name}" in withdrawn.stdout
     rebuilt = run_transform(state)
     assert "full build" in rebuilt and "incremental build" not in rebuilt
     assert state.query("select count(*) from main.fct_load_files where file_name = ?", [name]) == [(0,)]
-    state.python("cc_warehouse.load", "--no-validate")  # the file is still in the landing folder
+    state.python("cc_warehouse", "load", "--no-validate")  # the file is still in the landing folder
     again = run_transform(state)
     assert "incremental build (extracts of maternity)" in again
     assert state.query("select count(*) from main.fct_load_files where file_name = ?", [name]) == [(1,)]

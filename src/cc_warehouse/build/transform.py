@@ -1,6 +1,6 @@
 """`make transform`: dbt build on a copy of the warehouse, then commit and publish at once.
 
-    python -m cc_warehouse.transform [--no-freshness] [dbt build options, e.g. --select ...]
+    cc transform [--no-freshness] [dbt build options, e.g. --select ...]
 
 1. copies the live warehouse to `<state>/build/<name>.duckdb` (same name, so the views dbt
    writes, which name their database, still resolve after the rename);
@@ -49,7 +49,9 @@ from pathlib import Path
 
 import duckdb
 
-from . import atomic, config, dbt_steps, dbt_summary, disclosure_audit, publish, spark
+from cc_warehouse import config, publish
+from cc_warehouse.build import dbt_steps, dbt_summary, disclosure_audit, spark
+from cc_warehouse.state import atomic, files
 
 
 class TransformError(Exception):
@@ -89,7 +91,7 @@ PARTIAL_OPTIONS = (
 def target_path() -> Path:
     value = os.environ.get("DBT_TARGET_PATH") or "target"
     path = Path(value)
-    return path if path.is_absolute() else config.PROJECT_ROOT / path
+    return path if path.is_absolute() else config.project_dir() / path
 
 
 def check_writable(folder: Path, what: str) -> None:
@@ -113,7 +115,7 @@ def checkpoint(database: Path) -> None:
 
 
 def _project_files() -> list[Path]:
-    root = config.PROJECT_ROOT
+    root = config.project_dir()
     files = [root / name for name in PROJECT_FILES if (root / name).is_file()]
     for folder in PROJECT_FOLDERS:
         files += [
@@ -150,9 +152,10 @@ def project_fingerprint(settings: config.Settings, dbt_args: list[str]) -> str:
     reads with env_var() (apart from the warehouse path, which a build points at its copy)."""
     digest = hashlib.sha256()
     env_names = set(SETTINGS)
+    root = config.project_dir()
     for path in _project_files():
         data = path.read_bytes()
-        digest.update(str(path.relative_to(config.PROJECT_ROOT)).encode() + b"\0")
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(hashlib.sha256(data).digest())
         env_names.update(re.findall(rb"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]", data))
     env_names = {name.decode() if isinstance(name, bytes) else name for name in env_names}
@@ -446,7 +449,7 @@ def transform(
                 checkpoint(copy)
                 if inputs is not None:
                     store_fingerprint(copy, inputs, project)
-                atomic.fsync_path(copy)
+                files.fsync_path(copy)
         except (OSError, duckdb.Error) as error:
             raise TransformError(f"cannot finish the build copy {copy}: {error}. {UNCHANGED}") from None
         try:
@@ -482,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({time.perf_counter() - started:.1f} s; --force rebuilds)"
         )
         return 0
-    except (TransformError, spark.SparkTransformError, atomic.StateError) as error:
+    except (TransformError, spark.SparkTransformError, files.StateError) as error:
         print(f"transform failed: {error}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
@@ -492,7 +495,3 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"built on the {settings.target} target ({seconds:.1f} s)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

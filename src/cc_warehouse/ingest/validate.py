@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from .contract import FEEDS, Column
+from cc_warehouse.ingest.contract import FEEDS, Column
 
 PSEUDONYM = r"^[0-9a-f]{64}$"
 

@@ -15,8 +15,8 @@ previous version is kept until the one after.
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import shutil
 import stat
 import sys
@@ -27,7 +27,9 @@ from pathlib import Path
 
 import duckdb
 
-from . import atomic, config
+from cc_warehouse import config
+from cc_warehouse.state import atomic, files
+from cc_warehouse.state.activation import activate
 
 PUBLISHED_DB = "childrens_centres.duckdb"
 MART_PREFIXES = ("fct_", "dim_", "pub_")
@@ -110,7 +112,7 @@ def stage(settings: config.Settings, source: Path) -> Staged:
         con.execute("detach published")
         con.close()
         for path in [database, version / SOURCE_FILE, *parquet_dir.rglob("*"), parquet_dir, version]:
-            atomic.fsync_path(path)
+            files.fsync_path(path)
     except (duckdb.Error, OSError, PublishError) as error:
         con.close()
         shutil.rmtree(version, ignore_errors=True)
@@ -118,35 +120,6 @@ def stage(settings: config.Settings, source: Path) -> Staged:
         raise PublishError(f"publishing failed, the previous copies are untouched: {message}") from None
     database.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     return Staged(version, tables)
-
-
-def current_version(settings: config.Settings) -> Path | None:
-    link = settings.published_dir
-    if link.is_symlink():
-        return settings.published_versions_dir / Path(os.readlink(link)).name
-    return None
-
-
-def activate(settings: config.Settings, version: Path) -> None:
-    """Switch the `published` link to `version` in one rename; keep one older version."""
-    link = settings.published_dir
-    previous = current_version(settings)
-    if previous == version:
-        return  # already done (an interrupted commit being finished)
-    if not link.is_symlink() and link.is_dir():
-        # The layout before versions: the folder itself becomes the previous version.
-        previous = settings.published_versions_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-unversioned"
-        os.rename(link, previous)
-    elif not link.is_symlink() and link.exists():
-        raise PublishError(f"{link} is in the way (neither a folder nor a link)")
-    temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
-    temporary.symlink_to(Path(settings.published_versions_dir.name) / version.name)
-    os.replace(temporary, link)
-    atomic.fsync_path(link.parent)
-    keep = {version.name, previous.name if previous else None}
-    for old in settings.published_versions_dir.iterdir():
-        if old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def publish(settings: config.Settings) -> list[str]:
@@ -163,11 +136,15 @@ def publish(settings: config.Settings) -> list[str]:
             except OSError as error:
                 raise PublishError(f"cannot switch {settings.published_dir}: {error}") from None
             return staged.tables
-    except atomic.StateError as error:
+    except files.StateError as error:
         raise PublishError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        description="Publish the live warehouse's marts again: the DuckDB copy and the Parquet files "
+        "(`cc transform` publishes after every build; this is for a published folder that was lost)."
+    ).parse_args(argv)
     settings = config.settings()
     started = time.perf_counter()
     try:
@@ -179,7 +156,3 @@ def main(argv: list[str] | None = None) -> int:
         f"published {len(tables)} marts to {settings.published_dir} ({time.perf_counter() - started:.1f} s)"
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, PathPatch  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
 
-from .charts import ACCENT, INK, MUTED  # noqa: E402
+from cc_warehouse.reports.charts import ACCENT, INK, MUTED  # noqa: E402
 
 CITY = "#4c4c4c"
 BAND = "#9cc3e6"

@@ -1,7 +1,7 @@
 """The Spark target: `make transform` with dbt-spark, for a warehouse that outgrows one machine.
 
-    CC_TARGET=spark python -m cc_warehouse.spark transform [--no-freshness] [dbt build options]
-    python -m cc_warehouse.spark export-raw
+    CC_TARGET=spark cc spark transform [--no-freshness] [dbt build options]
+    cc spark export-raw
 
 The loader always writes the raw zone into the DuckDB warehouse (one transaction, the load
 log, quarantine). `transform` then, holding the pipeline lock:
@@ -38,7 +38,9 @@ from pathlib import Path
 
 import duckdb
 
-from . import atomic, config, dbt_steps, dbt_summary, disclosure_audit, publish
+from cc_warehouse import config, publish
+from cc_warehouse.build import dbt_steps, dbt_summary, disclosure_audit
+from cc_warehouse.state import activation, atomic, files
 
 RAW_SCHEMA = "raw"
 AUDIT_SCHEMA = "audit"
@@ -68,7 +70,7 @@ def target_path() -> Path:
     # Beside DuckDB's target/, so that switching targets keeps each one's partial parse.
     value = os.environ.get("DBT_TARGET_PATH") or "target/spark"
     path = Path(value)
-    return path if path.is_absolute() else config.PROJECT_ROOT / path
+    return path if path.is_absolute() else config.project_dir() / path
 
 
 # --- 1. the raw zone as Parquet ---------------------------------------------------------------
@@ -213,13 +215,8 @@ def copy_in_child(settings: config.Settings, audit_relations: list[str]) -> Path
     """copy_from_spark in a child process (`spark copy-marts`): a process that opened Spark's
     Derby metastore holds it until it exits, and dbt (another process) builds again after
     the copy when the disclosure audit hides more counts."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(dbt_steps.SCRIPTS), os.environ.get("PYTHONPATH")])),
-    }
     result = subprocess.run(
-        [sys.executable, "-m", "cc_warehouse.spark", "copy-marts", *audit_relations],
-        env=env,
+        [sys.executable, "-m", "cc_warehouse", "spark", "copy-marts", *audit_relations],
         capture_output=True,
         text=True,
         check=False,
@@ -297,7 +294,7 @@ def transform(settings: config.Settings, dbt_args: list[str], freshness: bool = 
         protect(settings, copy)
         try:
             staged = publish.stage(settings, copy)
-            publish.activate(settings, staged.version)
+            activation.activate(settings, staged.version)
         except (OSError, publish.PublishError) as error:
             raise SparkTransformError(f"publishing failed: {error}") from None
         return staged.tables
@@ -350,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             copy_from_spark(settings, dbt_args)
             return 0
         tables = transform(settings, dbt_args, freshness=not args.no_freshness)
-    except (SparkTransformError, atomic.StateError) as error:
+    except (SparkTransformError, files.StateError) as error:
         print(f"spark {args.step} failed: {error}", file=sys.stderr)
         return 1
     print(
@@ -359,7 +356,3 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .charts import completeness_trend_svg
-from .templating import render
+from cc_warehouse.reports.charts import completeness_trend_svg
+from cc_warehouse.reports.templating import render
 
 STATUS_ORDER = {"below_minimum": 0, "below_target": 1, "meets_target": 2}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import config
+from cc_warehouse import config
 
 SHOWN_ROWS = 3
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--run-results",
         type=Path,
-        default=config.PROJECT_ROOT / "target" / "run_results.json",
+        default=config.project_dir() / "target" / "run_results.json",
         help="dbt's run_results.json (default: target/run_results.json)",
     )
     run_results = parser.parse_args(argv).run_results

@@ -11,13 +11,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import PROJECT_ROOT
-
-SEEDS = PROJECT_ROOT / "seeds"
+from cc_warehouse import config
 
 
 def seed_codes(seed: str, column: str) -> tuple[str, ...]:
-    with (SEEDS / f"{seed}.csv").open(newline="", encoding="utf-8") as handle:
+    with (config.project_dir() / "seeds" / f"{seed}.csv").open(newline="", encoding="utf-8") as handle:
         return tuple(row[column].strip().upper() for row in csv.DictReader(handle))
 
 

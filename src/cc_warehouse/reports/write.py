@@ -7,8 +7,9 @@ import os
 import sys
 import time
 
-from . import config, dq_report, newsletter
-from .publish import PUBLISHED_DB
+from cc_warehouse import config
+from cc_warehouse.publish import PUBLISHED_DB
+from cc_warehouse.reports import dq_report, newsletter
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +47,3 @@ def main(argv: list[str] | None = None) -> int:
         f"index {written.index}; public export {written.public_csv} ({time.perf_counter() - started:.1f} s)"
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

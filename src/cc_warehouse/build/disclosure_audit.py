@@ -34,7 +34,7 @@ pub_indicator_values hides like small counts, builds the public marts again and 
 again, until the audit passes; if it still fails after CC_AUDIT_ROUNDS rounds, nothing is
 published.
 
-    python -m cc_warehouse.disclosure_audit [--database PATH]
+    cc audit [--database PATH]
 
 reads pub_indicator_values (what is published) and fct_indicator_values (the true counts,
 only to know which hidden counts are 1 to 7) from the published copy, prints a summary and
@@ -47,7 +47,6 @@ import argparse
 import concurrent.futures
 import datetime as dt
 import multiprocessing
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,7 +58,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from . import config
+from cc_warehouse import config
 
 LARGEST_HIDDEN = 7  # macros/disclosure: counts 1 to 7 are never shown
 ROUNDING_BASE = 5
@@ -616,7 +615,3 @@ def main(argv: list[str] | None = None) -> int:
         result = audit(con)
     print(report(result))
     return 0 if result.passed else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -31,17 +31,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import config
+from cc_warehouse import config
+from cc_warehouse.state import activation
+from cc_warehouse.state.files import StateError, fsync_path, write_atomically
 
 LOCK_FILE = "pipeline.lock"
 JOURNAL = "commit.json"
 DEFAULT_LOCK_TIMEOUT = 300.0
 
 _held: dict[str, int] = {}  # lock files this process holds, with their nesting depth
-
-
-class StateError(Exception):
-    """The state folder cannot be used: busy, unwritable, or an unfinished commit failed."""
 
 
 def kill_point(name: str) -> None:
@@ -133,28 +131,6 @@ def holds_lock(settings: config.Settings) -> bool:
     return str((settings.state_dir / LOCK_FILE).absolute()) in _held
 
 
-# ---------------------------------------------------------------- durable renames
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file or a folder (its entries) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    fsync_path(path.parent)
-
-
 # ---------------------------------------------------------------- the commit
 
 
@@ -184,15 +160,13 @@ def commit(settings: config.Settings, build_copy: Path, version: Path) -> None:
 
 
 def _finish(settings: config.Settings, journal: Path) -> None:
-    from .publish import activate  # publish imports this module
-
     entry = json.loads(journal.read_text(encoding="utf-8"))
     build_copy = Path(entry["warehouse"])
     if build_copy.exists():
         os.replace(build_copy, settings.warehouse)
         fsync_path(settings.warehouse.parent)
     kill_point("transform:after_rename")
-    activate(settings, settings.published_versions_dir / entry["published_version"])
+    activation.activate(settings, settings.published_versions_dir / entry["published_version"])
     journal.unlink()
     fsync_path(journal.parent)
 
@@ -202,11 +176,9 @@ def recover(settings: config.Settings) -> bool:
     journal = journal_path(settings)
     if not journal.exists():
         return False
-    from .publish import PublishError
-
     try:
         _finish(settings, journal)
-    except (OSError, ValueError, KeyError, PublishError) as error:
+    except (OSError, ValueError, KeyError, StateError) as error:
         raise StateError(
             f"an interrupted build could not be committed ({journal}): {error}. "
             "Remove that file to abandon the build."

@@ -1,6 +1,6 @@
 """`make bench PRESET=city|region|england`: the pipeline timed on a fresh state folder.
 
-    python -m cc_warehouse.bench [--preset city] [--work DIR] [--out bench] [--keep]
+    cc bench [--preset city] [--work DIR] [--out bench] [--keep]
                                  [demo scale flags, e.g. --births-per-year 300]
 
 Writes `<out>/results.json` and `<out>/results.md`. Every stage runs as its own process (its
@@ -14,7 +14,7 @@ user's warehouse is never touched. The stages, in order:
 3. load_new_quarter, transform_new_quarter: the new quarter's extracts arrive and are built;
 4. transform_full: `make transform --force` on the same data (a full rebuild);
 5. transform_no_change: `make transform` again, with nothing new (it should skip);
-6. publish: `python -m cc_warehouse.publish` alone (transform already publishes; this
+6. publish: `cc publish` alone (transform already publishes; this
    shows its share);
 7. models: `dbt run` (the models only, no tests) on the built warehouse;
 8. floor: bench/floor.sql, the hand-written query computing every count of
@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, demo
+from cc_warehouse import config, demo
 
 GIB = 1024**3
 QUARTERLY_FEEDS = ("maternity", "health_visiting")
@@ -105,10 +105,9 @@ class Bench:
             "CC_REPORTS_DIR": str(self.work / "reports"),
             "DBT_TARGET_PATH": str(self.work / "target"),
             "DBT_LOG_PATH": str(self.work / "dbt-logs"),
-            "DBT_PROFILES_DIR": str(config.PROJECT_ROOT),
+            "DBT_PROFILES_DIR": str(config.project_dir()),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "False",
-            "PYTHONPATH": str(config.PROJECT_ROOT / "scripts"),
             "CC_TARGET": "duckdb",
         }
         env.pop("CC_PSEUDO_KEY", None)  # the demo city uses the public demo key
@@ -122,7 +121,7 @@ class Bench:
         with log.open("wb") as out:
             started = time.perf_counter()
             process = subprocess.Popen(
-                command, cwd=config.PROJECT_ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT
+                command, cwd=config.project_dir(), env=self.env(), stdout=out, stderr=subprocess.STDOUT
             )
             # wait4 gives the child's own rusage, which on Linux takes in the descendants it
             # waited for: ru_maxrss is the largest resident set of any process of the stage.
@@ -256,7 +255,7 @@ def machine() -> dict[str, object]:
 
 def commit() -> dict[str, object]:
     def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=config.PROJECT_ROOT, capture_output=True, text=True)
+        result = subprocess.run(["git", *args], cwd=config.project_dir(), capture_output=True, text=True)
         return result.stdout.strip() if result.returncode == 0 else ""
 
     return {
@@ -315,7 +314,7 @@ def run_bench(
     host = machine()
 
     generate_args = ["--out", str(bench.landing), "--preset", preset, "--seed", str(seed), "--quiet"]
-    bench.python("generate", "cc_warehouse.demo", *generate_args, *scale_args)
+    bench.python("generate", "cc_warehouse", "demo", *generate_args, *scale_args)
     rows_generated = generated_rows(bench.landing)
     held_back = hold_back_new_quarter(bench.landing, bench.new_quarter)
 
@@ -323,31 +322,31 @@ def run_bench(
     full_build: dict[str, float] = {}
     models_in_dbt = None
     skipped = None
-    bench.python("load_base", "cc_warehouse.load", "--no-validate")
+    bench.python("load_base", "cc_warehouse", "load", "--no-validate")
     if builds:
-        bench.python("transform_base", "cc_warehouse.transform")
+        bench.python("transform_base", "cc_warehouse", "transform")
     bring_in_new_quarter(bench.landing, bench.new_quarter)
-    bench.python("load_new_quarter", "cc_warehouse.load", "--no-validate")
+    bench.python("load_new_quarter", "cc_warehouse", "load", "--no-validate")
     if builds:
-        bench.python("transform_new_quarter", "cc_warehouse.transform")
+        bench.python("transform_new_quarter", "cc_warehouse", "transform")
         new_quarter_build = dbt_breakdown(work / "target")
-        bench.python("transform_full", "cc_warehouse.transform", "--force")
+        bench.python("transform_full", "cc_warehouse", "transform", "--force")
         full_build = dbt_breakdown(work / "target")
-        no_change = bench.python("transform_no_change", "cc_warehouse.transform")
+        no_change = bench.python("transform_no_change", "cc_warehouse", "transform")
         skipped = "nothing to build" in Path(no_change.log).read_text(encoding="utf-8", errors="replace")
-        bench.python("publish", "cc_warehouse.publish")
+        bench.python("publish", "cc_warehouse", "publish")
         if floor:
-            bench.run("models", [dbt_executable(), "run", "--project-dir", str(config.PROJECT_ROOT)])
+            bench.run("models", [dbt_executable(), "run", "--project-dir", str(config.project_dir())])
             models_in_dbt = dbt_elapsed(work / "target")
     elif floor:
         # the floor reads three code lists; without a build they are only seeded
-        bench.run("seeds", [dbt_executable(), "seed", "--project-dir", str(config.PROJECT_ROOT)])
+        bench.run("seeds", [dbt_executable(), "seed", "--project-dir", str(config.project_dir())])
     if floor:
-        floor_sql = config.PROJECT_ROOT / "bench" / "floor.sql"
-        bench.python("floor", "cc_warehouse.bench", "--run-query", str(floor_sql), str(bench.warehouse))
-    bench.python("raw_scan", "cc_warehouse.bench", "--scan-raw", str(bench.warehouse))
+        floor_sql = config.project_dir() / "bench" / "floor.sql"
+        bench.python("floor", "cc_warehouse", "bench", "--run-query", str(floor_sql), str(bench.warehouse))
+    bench.python("raw_scan", "cc_warehouse", "bench", "--scan-raw", str(bench.warehouse))
     bench.python(
-        "load_floor", "cc_warehouse.bench", "--load-floor", str(bench.landing), str(work / "load_floor")
+        "load_floor", "cc_warehouse", "bench", "--load-floor", str(bench.landing), str(work / "load_floor")
     )
 
     feeds = rows_per_feed(bench.warehouse)
@@ -571,8 +570,8 @@ def load_floor(landing: Path, scratch: Path) -> int:
 
     import duckdb
 
-    from .contract import FEEDS
-    from .pseudo import hmac_sql, make_key
+    from cc_warehouse.ingest.contract import FEEDS
+    from cc_warehouse.ingest.pseudo import hmac_sql, make_key
 
     scratch.mkdir(parents=True, exist_ok=True)
     nhs_columns = {column.name for feed in FEEDS.values() for column in feed.columns if column.kind == "nhs"}
@@ -615,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=sorted(demo.PRESETS), default="city")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, help="scratch state folder (default: a temporary folder)")
-    parser.add_argument("--out", type=Path, default=config.PROJECT_ROOT / "bench", help="where results go")
+    parser.add_argument("--out", type=Path, default=config.project_dir() / "bench", help="where results go")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument(
         "--no-builds",
@@ -662,7 +661,3 @@ def main(argv: list[str] | None = None) -> int:
     print(render_markdown(results))
     print(f"bench: results written to {args.out}/results.json and results.md")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

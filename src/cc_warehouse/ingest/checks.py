@@ -14,9 +14,9 @@ by their pseudonym when it writes (`pseudo.py`), hashing each distinct number on
 
 from __future__ import annotations
 
-from .config import sql_string as _quote
-from .contract import Column, Feed
-from .pseudo import modulus11_sql
+from cc_warehouse.config import sql_string as _quote
+from cc_warehouse.ingest.contract import Column, Feed
+from cc_warehouse.ingest.pseudo import modulus11_sql
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 DATE_PATTERNS = ("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")  # the same, shaped

@@ -1,6 +1,6 @@
 """dbt commands one after another in one process, so that dbt starts up once, not once each.
 
-    python -m cc_warehouse.dbt_steps CODES_JSON -- build --select x -- source freshness --quiet
+    python -m cc_warehouse.build.dbt_steps CODES_JSON -- build --select x -- source freshness --quiet
 
 Each command, between `--` separators, is run by dbt's programmatic runner as `dbt <command>`
 would run it, and only if the one before it succeeded. Its exit code (dbt's: 0 success,
@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import atomic, config
+from cc_warehouse import config
+from cc_warehouse.state import files
 
-SCRIPTS = Path(__file__).resolve().parent.parent  # where the child finds this module
 # `dbt source freshness` as the transforms run it after the build, and what they say when a
 # source's check fails (a stale feed only warns, and dbt still succeeds)
 FRESHNESS = ["source", "freshness", "--quiet"]
@@ -71,16 +71,16 @@ def run(commands: list[list[str]], env: dict[str, str]) -> list[int | None]:
     number for the one it was running if the child was killed. The child has this process's
     environment with `env` on top (DBT_PROFILES_DIR, when unset, is the project's) and dies with
     this process. OSError: the child could not be started."""
+    root = config.project_dir()
     env = {**os.environ, **env}
-    env["DBT_PROFILES_DIR"] = env.get("DBT_PROFILES_DIR") or str(config.PROJECT_ROOT)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
-    project = ["--project-dir", str(config.PROJECT_ROOT)]
+    env["DBT_PROFILES_DIR"] = env.get("DBT_PROFILES_DIR") or str(root)
+    project = ["--project-dir", str(root)]
     steps = [word for command in commands for word in ("--", *command, *project)]
     with tempfile.TemporaryDirectory(prefix="cc-dbt-") as scratch:
         codes_file = Path(scratch) / "codes.json"
         result = subprocess.run(
-            [sys.executable, "-m", "cc_warehouse.dbt_steps", str(codes_file), *steps],
-            cwd=config.PROJECT_ROOT,
+            [sys.executable, "-m", "cc_warehouse.build.dbt_steps", str(codes_file), *steps],
+            cwd=root,
             env=env,
             preexec_fn=_die_with_parent,
         )
@@ -120,7 +120,7 @@ def main(argv: list[str]) -> int:
 
     codes_file = Path(argv[0])
     codes: list[int] = []
-    atomic.write_atomically(codes_file, json.dumps(codes))  # a kill never leaves half a list
+    files.write_atomically(codes_file, json.dumps(codes))  # a kill never leaves half a list
     runner = dbtRunner()
     for command in commands(argv[1:]):
         started = time.perf_counter()
@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:
         if result.exception is not None:
             print(f"{label(command)}: {result.exception}", file=sys.stderr, flush=True)
         codes.append(code)
-        atomic.write_atomically(codes_file, json.dumps(codes))
+        files.write_atomically(codes_file, json.dumps(codes))
         print(f"{label(command)}: {time.perf_counter() - started:.1f} s", flush=True)
         if code != 0:
             break

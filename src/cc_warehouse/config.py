@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_FILE = "dbt_project.yml"
 
 # The demo generator writes this marker into the landing folder it creates. The demo key is
 # accepted only for a landing folder that carries it, so real extracts can never be
@@ -62,6 +62,25 @@ def _path(name: str, default: str) -> Path:
     value = os.environ.get(name) or default
     path = Path(value)
     return path if path.is_absolute() else (Path.cwd() / path)
+
+
+def project_dir() -> Path:
+    """The dbt project folder: CC_DBT_PROJECT_DIR, or else the working folder or the nearest
+    folder above it that holds dbt_project.yml (as git finds its repository)."""
+    named = os.environ.get("CC_DBT_PROJECT_DIR")
+    if named:
+        path = Path(named).resolve()
+        if not (path / PROJECT_FILE).is_file():
+            raise SystemExit(f"CC_DBT_PROJECT_DIR={named}: no {PROJECT_FILE} there")
+        return path
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise SystemExit(
+        f"no dbt project here: run from the project folder (the one with {PROJECT_FILE}) "
+        "or set CC_DBT_PROJECT_DIR"
+    )
 
 
 def settings() -> Settings:

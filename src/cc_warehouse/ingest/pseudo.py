@@ -12,7 +12,7 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DEMO_MARKER, DEMO_PSEUDO_KEY
+from cc_warehouse.config import DEMO_MARKER, DEMO_PSEUDO_KEY
 
 BLOCK = 64
 
