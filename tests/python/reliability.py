@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -126,9 +125,6 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-VOLATILE = re.compile(r"^(recorded_at|last_revised_at|previous_recorded_at|revised_at)$")
-
-
 def contents(database: Path) -> dict[str, list[tuple]]:
     """Every table of every schema, rows sorted; build timestamps left out (they differ by run)."""
     con = duckdb.connect(str(database), read_only=True)
@@ -144,9 +140,7 @@ def contents(database: Path) -> dict[str, list[tuple]]:
                 where table_schema = ? and table_name = ? order by ordinal_position""",
                 [schema, table],
             ).fetchall()
-            kept = [
-                f'"{c}"' for c, kind in columns if not VOLATILE.match(c) and not kind.startswith("TIMESTAMP")
-            ]
+            kept = [f'"{c}"' for c, kind in columns if not kind.startswith("TIMESTAMP")]
             # a table of timestamps only (a stored test failure of one) is compared by its size
             selected = ", ".join(kept) or "count(*)"
             rows = con.execute(f'select {selected} from "{schema}"."{table}"').fetchall()
