@@ -43,6 +43,11 @@ class City:
         return self.root / "pristine"
 
     @property
+    def built(self) -> State:
+        """The city as built, for tests that only read it (never write here)."""
+        return State(self.pristine)
+
+    @property
     def outputs(self) -> Path:
         """stdout and stderr of every command the fixture ran (scanned for identifiers)."""
         return self.root / "outputs"
@@ -86,24 +91,18 @@ class City:
         return self.python("cc_warehouse", "transform", *args, check=check, **extra)
 
 
-_CITY: City | None = None
-
-
-def city(tmp_path_factory) -> City:
-    """The session's city: demo, load with Great Expectations, full build, reports."""
-    global _CITY
-    if _CITY is None:
-        built = City(tmp_path_factory.mktemp("reliability"))
-        state = built.work
-        built.python("cc_warehouse", "demo", "--out", str(state.landing), *CITY_ARGS, "--quiet")
-        built.python("cc_warehouse", "load")
-        built.transform("--exclude-resource-type", "unit_test", "--no-freshness")
-        built.python("cc_warehouse", "reports")
-        # The newsletter and its public CSV, when that part of the project is present.
-        built.python("cc_warehouse", "newsletter", "--no-pdf", "--no-maps", check=False)
-        shutil.copytree(state.root, built.pristine, symlinks=True)
-        _CITY = built
-    return _CITY
+def build_city(root: Path) -> City:
+    """The demo city as `make build` makes it: demo, load with Great Expectations, transform,
+    reports and newsletters (conftest.py's session_city)."""
+    built = City(root)
+    state = built.work
+    built.python("cc_warehouse", "demo", "--out", str(state.landing), *CITY_ARGS, "--quiet")
+    built.python("cc_warehouse", "load")
+    built.transform("--exclude-resource-type", "unit_test", "--no-freshness")
+    built.python("cc_warehouse", "reports")
+    built.python("cc_warehouse", "newsletter", "--no-pdf", "--no-maps")
+    shutil.copytree(state.root, built.pristine, symlinks=True)
+    return built
 
 
 # ---------------------------------------------------------------- comparing states

@@ -24,7 +24,7 @@ from cc_warehouse.ingest import load
 from cc_warehouse.ingest.pseudo import KeyError_, make_key
 from landing import NHS, TEST_KEY, write_landing
 from pipeline import State
-from reliability import SECRET_KEY, City, city, fingerprint, landing_rows, no_traceback
+from reliability import SECRET_KEY, fingerprint, landing_rows, no_traceback
 
 NHS_COLUMNS = ("mother_nhs_number", "baby_nhs_number", "child_nhs_number")
 BIRTH_DATE_COLUMNS = ("mother_birth_date", "child_birth_date", "birth_date")
@@ -34,11 +34,6 @@ NO_FIXED_ABODE = "ZZ993VZ"  # the NHS pseudo-postcode: a code, not an address
 POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][0-9A-Z]?) ?([0-9][A-Z]{2})\b")
 DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})\b")
 TEN_DIGITS = re.compile(r"(?<!\d)\d{10}(?!\d)")
-
-
-@pytest.fixture(scope="module")
-def session_city(tmp_path_factory) -> City:
-    return city(tmp_path_factory)
 
 
 def _iso(text: str) -> str | None:
