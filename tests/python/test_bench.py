@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from cc_warehouse import bench
+from cc_warehouse.bench import measure, report
 from pipeline import ROOT, State
 
 KEY = "indicator_id, area_type, area_code, period_type, period_label, breakdown"
@@ -58,7 +59,7 @@ def test_the_floor_reads_only_the_raw_zone_and_code_lists() -> None:
 def test_the_load_floor_writes_every_row_with_the_loader_s_pseudonyms(city: State, tmp_path: Path) -> None:
     """The load floor does the part of the loader's work no loader can leave out: every row
     read and written, every NHS number replaced by the same HMAC-SHA256 as the loader's."""
-    assert bench.load_floor(city.landing, tmp_path) == 0
+    assert measure.load_floor(city.landing, tmp_path) == 0
     floor = duckdb.connect(str(tmp_path / "load_floor.duckdb"), read_only=True)
     warehouse = duckdb.connect(str(city.warehouse), read_only=True)
     try:
@@ -152,7 +153,7 @@ def test_bench_writes_every_figure_on_a_tiny_city(tmp_path: Path) -> None:
 
     for build in results["dbt_build_seconds_by_kind"].values():
         assert build["model"] > 0 and build["test"] > 0 and build["elapsed"] > 0
-    assert {target["figure"] for target in results["targets"]} == set(bench.TARGETS)
+    assert {target["figure"] for target in results["targets"]} == set(report.TARGETS)
     for target in results["targets"]:
         assert target["met"] in (True, False, None)
         assert target["what"] in markdown

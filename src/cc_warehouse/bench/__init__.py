@@ -33,7 +33,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -44,26 +43,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cc_warehouse import config, demo
+from cc_warehouse.bench.measure import load_floor, run_query, scan_raw
+from cc_warehouse.bench.report import (
+    GIB,
+    commit,
+    dbt_breakdown,
+    dbt_elapsed,
+    machine,
+    render_markdown,
+    targets,
+    versions,
+)
 
-GIB = 1024**3
 QUARTERLY_FEEDS = ("maternity", "health_visiting")
 EXTRACT_FEEDS = ("maternity", "health_visiting", "ncmp")
 FEEDS = (*EXTRACT_FEEDS, "reference")
 # The whole pipeline (generate excluded): every load and a full transform.
 PIPELINE_STAGES = ("load_base", "load_new_quarter", "transform_full")
-TARGETS = {
-    "pipeline_seconds": ("whole pipeline (generate excluded), england", "<=", 600.0),
-    "peak_memory_gib": ("peak memory of any stage but generate", "<", 8.0),
-    "models_over_floor": ("dbt models / floor", "<=", 4.0),
-    "incremental_over_full": ("new quarter loaded and built / full rebuild", "<=", 0.4),
-    "transform_no_change_seconds": ("no-change transform, city", "<", 15.0),
-    "load_rows_per_second": ("rows loaded a second, england", ">=", 1_000_000.0),
-}
-TARGET_PRESET = {
-    "pipeline_seconds": "england",
-    "transform_no_change_seconds": "city",
-    "load_rows_per_second": "england",
-}
 EXTRACT_DATE = re.compile(r"_(\d{8})\.csv$")
 
 
@@ -225,79 +221,6 @@ def rows_per_feed(warehouse: Path) -> dict[str, dict[str, int]]:
     }
 
 
-def machine() -> dict[str, object]:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu_model": model,
-        "cores": usable,
-        "memory_bytes": memory,
-        "memory_gib": round(memory / GIB, 1) if memory else None,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
-    }
-
-
-def commit() -> dict[str, object]:
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=config.project_dir(), capture_output=True, text=True)
-        return result.stdout.strip() if result.returncode == 0 else ""
-
-    return {
-        "commit": git("rev-parse", "HEAD") or None,
-        "branch": git("rev-parse", "--abbrev-ref", "HEAD") or None,
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-    }
-
-
-def versions() -> dict[str, str]:
-    import importlib.metadata
-
-    found = {}
-    for package in ("duckdb", "dbt-core", "dbt-duckdb"):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
-
-
-def dbt_elapsed(target: Path) -> float | None:
-    """dbt's own execution time of its last command (its start-up and parsing left out)."""
-    try:
-        return float(json.loads((target / "run_results.json").read_text())["elapsed_time"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def dbt_breakdown(target: Path) -> dict[str, float]:
-    """Execution seconds of the last `dbt build` by kind of node (summed over dbt's threads)."""
-    try:
-        results = json.loads((target / "run_results.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    found: dict[str, float] = {"elapsed": round(float(results.get("elapsed_time", 0.0)), 3)}
-    for result in results.get("results", []):
-        kind = result["unique_id"].split(".")[0]
-        found[kind] = round(found.get(kind, 0.0) + float(result.get("execution_time", 0.0)), 3)
-    return found
-
-
 def _query_seconds(log: str) -> float | None:
     match = re.search(r"query seconds: ([0-9.]+)", Path(log).read_text(encoding="utf-8", errors="replace"))
     return float(match.group(1)) if match else None
@@ -438,175 +361,6 @@ def _copy_seconds(log: str) -> float | None:
     text = Path(log).read_text(encoding="utf-8", errors="replace")
     match = re.search(r"copied the warehouse \(\d+ MB\) in ([0-9.]+) s", text)
     return float(match.group(1)) if match else None
-
-
-def targets(preset: str, figures: dict[str, object]) -> list[dict[str, object]]:
-    found = []
-    for key, (label, operator, limit) in TARGETS.items():
-        value = figures.get(key)
-        applies = TARGET_PRESET.get(key, preset) == preset
-        if not isinstance(value, int | float):
-            met = None
-        else:
-            met = {"<=": value <= limit, "<": value < limit, ">=": value >= limit}[operator]
-        found.append(
-            {
-                "figure": key,
-                "target": f"{operator} {limit:,g}" if limit < 1000 else f"{operator} {limit:,.0f}",
-                "what": label,
-                "value": value,
-                "met": met if applies else None,
-                "applies_to": TARGET_PRESET.get(key, "every preset"),
-            }
-        )
-    return found
-
-
-def render_markdown(results: dict[str, object]) -> str:
-    figures = results["figures"]
-    host = results["machine"]
-    git = results["git"]
-    lines = [
-        f"# Benchmark: preset `{results['preset']}`",
-        "",
-        f"- date: {results['date']} (finished {results['finished']})",
-        f"- commit: `{git['commit']}` on `{git['branch']}`{' (uncommitted changes)' if git['dirty'] else ''}",
-        f"- machine: {host['cpu_model']}, {host['cores']} cores, {host['memory_gib']} GiB "
-        f"(load average at start {host['load_average_at_start']}; shared, so timings are noisy)",
-        f"- versions: {', '.join(f'{k} {v}' for k, v in results['versions'].items())}",
-        "",
-        "## Rows per feed",
-        "",
-        "| feed | files | rows read | accepted | quarantined |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for feed, row in results["rows_per_feed"].items():
-        lines.append(
-            f"| {feed} | {row['files']} | {row['rows_read']:,} | {row['rows_accepted']:,} "
-            f"| {row['rows_quarantined']:,} |"
-        )
-    lines += ["", "## Stages", "", "| stage | wall s | peak memory GiB |", "|---|---:|---:|"]
-    for name, stage in results["stages"].items():
-        lines.append(f"| {name} | {stage['seconds']:.1f} | {stage['peak_rss_gib']:.2f} |")
-    lines += [
-        "",
-        "## Figures",
-        "",
-        "| figure | value |",
-        "|---|---:|",
-    ]
-    for key, value in figures.items():
-        lines.append(f"| {key} | {value if not isinstance(value, float) else f'{value:,.3f}'} |")
-    lines += ["", "## Targets", "", "| target | figure | value | met |", "|---|---|---:|---|"]
-    for target in results["targets"]:
-        met = {True: "yes", False: "**no**", None: f"n/a here ({target['applies_to']})"}[target["met"]]
-        if target["value"] is None:
-            met = "not measured (--no-builds or --no-floor)"
-        lines.append(
-            f"| {target['what']} {target['target']} | {target['figure']} | {target['value']} | {met} |"
-        )
-    lines += ["", "## dbt build: execution seconds by kind of node (summed over threads)", ""]
-    for name, kinds in results["dbt_build_seconds_by_kind"].items():
-        lines.append(f"- {name}: " + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in kinds.items()))
-    lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
-    return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------- the measured queries
-
-
-def run_query(sql_file: Path, warehouse: Path) -> int:
-    """The floor's process: the query's rows written to a table, as dbt writes its models."""
-    import duckdb
-
-    *setup, query = [part for part in sql_file.read_text(encoding="utf-8").split(";\n") if part.strip()]
-    con = duckdb.connect(str(warehouse), read_only=True, config=config.duckdb_config())
-    try:
-        started = time.perf_counter()
-        for statement in setup:
-            con.execute(statement)
-        con.execute(f"create temp table floor_values as\n{query}")
-        rows = con.execute("select count(*) from floor_values").fetchone()[0]
-        print(f"rows: {rows}\nquery seconds: {time.perf_counter() - started:.3f}")
-    finally:
-        con.close()
-    return 0
-
-
-def scan_raw(warehouse: Path) -> int:
-    """Read every column of every raw table once: the least any build has to pay."""
-    import duckdb
-
-    con = duckdb.connect(str(warehouse), read_only=True, config=config.duckdb_config())
-    try:
-        tables = [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = 'raw' and table_type = 'BASE TABLE' order by 1"
-            ).fetchall()
-        ]
-        started = time.perf_counter()
-        for table in tables:
-            con.execute(f"select count(*), max(columns(*)) from raw.{table}").fetchall()
-        print(f"tables: {len(tables)}\nquery seconds: {time.perf_counter() - started:.3f}")
-    finally:
-        con.close()
-    return 0
-
-
-def load_floor(landing: Path, scratch: Path) -> int:
-    """What any loader of these extracts must do at least, done by DuckDB alone: read every
-    CSV of the landing folder, replace each NHS number by its HMAC-SHA256 (as the loader
-    does, with the demo key) and write every row, as text, to a table. Nothing is checked,
-    typed or quarantined (rows DuckDB cannot parse are skipped), and the files whose columns
-    have the same names are read by one statement, so that DuckDB parallelises over them.
-
-    Before the clock starts, each file's header is read here, and a file that is not UTF-8
-    (the contract allows Windows-1252, which DuckDB cannot read) is converted to UTF-8 in
-    `scratch`: the floor is not charged for that.
-    """
-    import csv
-
-    import duckdb
-
-    from cc_warehouse.ingest.contract import FEEDS
-    from cc_warehouse.ingest.pseudo import hmac_sql, make_key
-
-    scratch.mkdir(parents=True, exist_ok=True)
-    nhs_columns = {column.name for feed in FEEDS.values() for column in feed.columns if column.kind == "nhs"}
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for path in sorted(landing.glob("*/*.csv")):
-        data = path.read_bytes()
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            data = data.decode("cp1252").encode("utf-8")
-            path = scratch / path.name  # named after its feed, so unique
-            path.write_bytes(data)
-        header = data.split(b"\n", 1)[0].decode("utf-8").removeprefix("\ufeff")
-        names = tuple(name.strip().lower() for name in next(csv.reader([header])))
-        groups.setdefault(names, []).append(str(path))
-    params = make_key(config.DEMO_PSEUDO_KEY).params()
-    con = duckdb.connect(str(scratch / "load_floor.duckdb"), config=config.duckdb_config())
-    try:
-        rows = 0
-        started = time.perf_counter()
-        for number, (names, paths) in enumerate(groups.items()):
-            hashed = [f"{hmac_sql(name)} as {name}" for name in names if name in nhs_columns]
-            replace = f" replace ({', '.join(hashed)})" if hashed else ""
-            con.execute(
-                f"""create table files_{number} as select *{replace}
-                from read_csv($paths, header = true, all_varchar = true, names = $names,
-                              ignore_errors = true)""",
-                {"paths": paths, "names": list(names), **(params if hashed else {})},
-            )
-            rows += con.execute(f"select count(*) from files_{number}").fetchone()[0]
-        print(f"files: {sum(map(len, groups.values()))}\nrows: {rows}")
-        print(f"query seconds: {time.perf_counter() - started:.3f}")
-    finally:
-        con.close()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
