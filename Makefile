@@ -87,8 +87,10 @@ lint: $(STAMP)
 	mkdir -p target/lint
 	CC_WAREHOUSE=target/lint/lint.duckdb $(BIN)/sqlfluff lint models tests/statistics tests/disclosure analyses --disable-progress-bar --processes 2
 
+# Two workers, a test file each at a time: the Spark leg (the slowest file, started first)
+# runs beside the others.
 test: $(STAMP) system-packages lint
-	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 # Generate, load, transform and publish a preset on a fresh scratch state folder, timed stage
 # by stage against the floor (bench/floor.sql): writes bench/results.json and results.md.
