@@ -3,7 +3,7 @@
     a single space before the last three characters (the inward code): ' so14  0ab' ->
     'SO14 0AB'. Blank gives NULL; a value of three characters or fewer is kept as it is
     (upper case, no spaces), so it stays visible as "not placed" rather than "missing".
-    The same rule as the loader's (scripts/cc_warehouse/checks.py), so applying it to an
+    The same rule as the loader's (src/cc_warehouse/ingest/checks.py), so applying it to an
     already normalised postcode changes nothing.
 -#}
 {% macro normalise_postcode(column_name) -%}

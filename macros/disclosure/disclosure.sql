@@ -27,10 +27,22 @@
     Pairs (smaller, larger) of indicators whose populations are nested, so that the larger
     minus the smaller is a count of its own (babies born before 37 weeks) and each bounds
     the other: secondary suppression hides a count of either wherever the same count of
-    the other is hidden. scripts/cc_warehouse/disclosure_audit.py knows the same relation.
+    the other is hidden. src/cc_warehouse/build/disclosure_audit.py knows the same relation.
 -#}
 {% macro disclosure_nested_indicators() -%}
     {{ return([('low_birth_weight_term', 'low_birth_weight_all')]) }}
+{%- endmacro %}
+
+{#-
+    How many rounds of secondary suppression pub_indicator_values runs (var
+    disclosure_secondary_rounds). 20 on DuckDB, where a round with nothing left to hide costs
+    nothing: the demo city needs 8, the England bench 11 to 12. 10 on Spark, which plans all
+    the rounds as one query: twenty took its 4 GB driver out of memory even on a small city.
+    Too few rounds never publish an exposed count: assert_no_suppressed_count_recoverable
+    then fails the build, and nothing is published.
+-#}
+{% macro disclosure_secondary_rounds() -%}
+    {{ return(var('disclosure_secondary_rounds', 10 if target.type == 'spark' else 20)) }}
 {%- endmacro %}
 
 {#- Shown counts are rounded to the nearest multiple of this. -#}

@@ -4,7 +4,7 @@
 
     DuckDB: nothing to do, the loader writes schema `raw` of the warehouse itself.
 
-    Spark: `python -m cc_warehouse.spark export-raw` has written each raw table to
+    Spark: `cc spark export-raw` has written each raw table to
     <raw parquet folder>/<table>/ as Parquet; here each folder becomes the external table
     raw.<table>. The folder is CC_RAW_PARQUET (a URI the cluster reads, e.g.
     s3a://cc-lake/raw_parquet) or, by default, raw_parquet beside the DuckDB warehouse

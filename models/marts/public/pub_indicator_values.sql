@@ -22,7 +22,7 @@
        `make audit` what an attacker could work out from everything published.
        Where the audit finds a hidden count still narrowed down after all this, `make
        transform` hides more counts (stg_disclosure__audit_suppressions) and builds this
-       model again (scripts/cc_warehouse/disclosure_audit.py, protect).
+       model again (src/cc_warehouse/build/disclosure_audit.py, protect).
     3. Shown counts are rounded to the nearest 5, and every published figure (percentage,
        interval, coverage, comparison) is computed from the shown counts, as a whole
        number.
@@ -30,7 +30,7 @@
 
 {{ period_model() }}
 
-{%- set rounds = var('disclosure_secondary_rounds', 20) -%}
+{%- set rounds = disclosure_secondary_rounds() -%}
 with
 
 indicator_values as (
