@@ -25,6 +25,11 @@ GROUPS = {
     "mother_under_20": "mother_age",
     "mother_20_plus": "mother_age",
     "age_unknown": "mother_age",
+    "white": "ethnic_group",
+    "bme": "ethnic_group",
+    "ethnicity_not_known": "ethnic_group",
+    "imd_q4": "imd_quintile",
+    "imd_q5": "imd_quintile",
 }
 
 
@@ -218,3 +223,49 @@ def test_a_count_pinned_through_both_dimensions_at_once_is_protected_by_hiding_m
     assert result.passed, disclosure_audit.report(result)
     still_shown = sum(r[kind] is not None for r in rows for kind in disclosure_audit.KINDS)
     assert still_shown >= 12, "hiding a few counts protects it, not hiding everything"
+
+
+def test_a_count_pinned_three_relations_away_is_protected_by_hiding_a_count_that_far():
+    # As in the England bench (CC0596, 12 months to 2023/24 Q2; the audit could not say what
+    # to hide and nothing was published): the under-20 mother's low-weight baby (1) can only
+    # be 0 to 4. There is no term row for under-20 mothers, so that baby was born before
+    # term; every low-weight baby is in IMD quintile 5 (quintile 4 shows 0 of both); and the
+    # babies of quintile 5 born before term are 87 - 83 at most 4 (both quintile-5
+    # denominators show 85). No shown count lies within two relations of the count.
+    both, term_only = ("numerator", "denominator"), ("numerator",)
+    counts = {  # indicator: breakdown: (numerator, denominator, hidden beyond the small ones)
+        "low_birth_weight_all": {
+            "all": (2, 96, both),
+            "mother_under_20": (1, 1, ()),
+            "mother_20_plus": (1, 94, both),
+            "age_unknown": (0, 1, ()),
+            "white": (1, 40, both),
+            "bme": (1, 54, ()),
+            "ethnicity_not_known": (0, 2, ()),
+            "imd_q4": (0, 9, ()),
+            "imd_q5": (2, 87, ()),
+        },
+        "low_birth_weight_term": {
+            "all": (0, 92, both),
+            "mother_20_plus": (0, 91, both),
+            "age_unknown": (0, 1, ()),
+            "white": (0, 38, both),
+            "bme": (0, 52, term_only),
+            "ethnicity_not_known": (0, 2, ()),
+            "imd_q4": (0, 9, ()),
+            "imd_q5": (0, 83, term_only),
+        },
+    }
+    rows = [
+        cell("CC0596", breakdown, n, d, hide=hide, indicator_id=indicator)
+        for indicator, breakdowns in counts.items()
+        for breakdown, (n, d, hide) in breakdowns.items()
+    ]
+    result = audit(rows)
+    assert unprotected(result) == {("CC0596", "mother_under_20", "numerator")}
+    assert tuple(result.unprotected[["lower", "upper"]].iloc[0]) == (0, 4)
+    [chosen] = result.to_hide.itertuples()
+    assert (chosen.breakdown, chosen.count_kind) == ("imd_q5", "denominator")
+    [row] = [r for r in rows if (r["indicator_id"], r["breakdown"]) == (chosen.indicator_id, "imd_q5")]
+    row["denominator"] = None
+    assert audit(rows).passed

@@ -346,31 +346,46 @@ class Model:
 
     def to_hide(self, failing: np.ndarray) -> list[tuple[int, int]]:
         """(count to hide, the count it protects): for each unprotected count, the smallest
-        shown non-zero count within two relations of it whose hiding leaves it protected
-        (each tried in this model, where it then stays hidden, so that one count hidden can
-        protect many); where none does alone, the smallest bound to it by a relation, and
-        the next audit goes on from there."""
+        shown non-zero count within two relations of it, else within three, whose hiding
+        leaves it protected (each tried in this model, where it then stays hidden, so that
+        one count hidden can protect many). Where none does alone, those counts are hidden
+        in that order until it is protected, and those it turns out not to need are shown
+        again."""
         chosen: list[tuple[int, int]] = []
         for var in failing:
             var = int(var)
             if self._protected(var):
                 continue  # by a count chosen for another
-            near = self.related(np.array([var]))
-            candidates = self.related(near)
-            candidates = candidates[self.shown[candidates]]
-            candidates = candidates[np.argsort(self.shown_value[candidates], kind="stable")]
-            for candidate in candidates[:CANDIDATES_TRIED]:
-                self._hide(int(candidate))
-                if self._protected(var):
-                    chosen.append((int(candidate), var))
-                    break
-                self._show(int(candidate))
-            else:
-                first = [c for c in candidates if c in set(near)]
-                if first:
-                    self._hide(int(first[0]))
-                    chosen.append((int(first[0]), var))
+            chosen.extend((count, var) for count in self._hide_to_protect(var))
         return chosen
+
+    def _hide_to_protect(self, var: int) -> list[int]:
+        """The shown counts hidden (in this model) to protect count `var`."""
+        two = self.related(self.related(np.array([var])))
+        three = np.setdiff1d(self.related(two), two)
+        nearer, further = self._shown_smallest_first(two), self._shown_smallest_first(three)
+        for candidate in nearer[:CANDIDATES_TRIED] + further[:CANDIDATES_TRIED]:
+            self._hide(candidate)
+            if self._protected(var):
+                return [candidate]
+            self._show(candidate)
+        hidden: list[int] = []
+        for candidate in nearer + further:
+            self._hide(candidate)
+            hidden.append(candidate)
+            if self._protected(var):
+                for needless in hidden[-2::-1]:  # the last one was needed
+                    self._show(needless)
+                    if self._protected(var):
+                        hidden.remove(needless)
+                    else:
+                        self._hide(needless)
+                return hidden
+        return hidden  # all of them; the next audit goes on from there
+
+    def _shown_smallest_first(self, counts: np.ndarray) -> list[int]:
+        counts = counts[self.shown[counts]]
+        return [int(c) for c in counts[np.argsort(self.shown_value[counts], kind="stable")]]
 
     def _protected(self, var: int) -> bool:
         high = self._extreme(var, -1.0)[0]
