@@ -8,6 +8,8 @@ each, and must pass a pattern that protects.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pandas as pd
 import pytest
@@ -269,3 +271,43 @@ def test_a_count_pinned_three_relations_away_is_protected_by_hiding_a_count_that
     [row] = [r for r in rows if (r["indicator_id"], r["breakdown"]) == (chosen.indicator_id, "imd_q5")]
     row["denominator"] = None
     assert audit(rows).passed
+
+
+def test_a_programme_that_passed_is_audited_again_only_when_its_counts_change(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    other_year = {**FY, "period_label": "2022/23", "period_start": "2022-04-01", "period_end": "2023-03-31"}
+    rows = [
+        cell(area, "all", n, d, period=period)
+        for period in (FY, other_year)
+        for area, n, d in (("E06", 21, 101), ("CC01", 10, 50), ("CC02", 10, 50), ("CC03", 1, 1))
+    ]
+    for row in rows:  # the hidden centre under a shown city total: protected by hiding its city
+        if row["area_code"] == "E06":
+            row["denominator"] = row["numerator"] = None
+
+    def protect() -> disclosure_audit.AuditResult:
+        def rebuild() -> None:
+            raise AssertionError("nothing to hide")
+
+        with duckdb.connect(str(database)) as con:
+            for table in ("pub_indicator_values", "fct_indicator_values"):
+                con.execute(f"drop table if exists {table}")
+            publish_rows(rows, con)
+        return disclosure_audit.protect(database, database, rebuild, rounds=0)
+
+    first = protect()
+    assert first.passed and len(first.parts) == first.programmes == 2
+    again = protect()
+    assert again.parts == {} and again.programmes == 2, "nothing changed: nothing to audit"
+    assert (again.hidden, again.small_hidden) == (first.hidden, first.small_hidden)
+    assert "programmes audited: 0 of 2" in again.summary()
+    [row] = [r for r in rows if r["area_code"] == "CC01" and r["period_label"] == "2022/23"]
+    row["numerator"], row["true_numerator"] = 15, 15
+    changed = protect()
+    assert [key[1] for key in changed.parts] == [dt.date(2022, 4, 1)], "only the year that changed"
+    [city] = [r for r in rows if r["area_code"] == "E06" and r["period_label"] == "2022/23"]
+    city["denominator"] = 100  # the city total shown again: the hidden centre is pinned
+    with pytest.raises(
+        disclosure_audit.AuditError, match="CC03 2022/23 all denominator: could only be 1 to 6"
+    ):
+        protect()

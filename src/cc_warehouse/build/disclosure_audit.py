@@ -32,7 +32,9 @@ smallest shown count near it whose hiding protects it, tried in the programme). 
 transform` runs `protect` after every build: it adds them to raw.audit_suppressions, which
 pub_indicator_values hides like small counts, builds the public marts again and audits
 again, until the audit passes; if it still fails after CC_AUDIT_ROUNDS rounds, nothing is
-published.
+published. Each programme that passes is remembered with a fingerprint of its published and
+true counts (PASSED_TABLE), and a later round or build audits only the programmes whose
+fingerprint is not one that passed: after a quarter is loaded, the periods it did not change.
 
     cc audit [--database PATH]
 
@@ -45,7 +47,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import datetime as dt
+import hashlib
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -98,6 +100,17 @@ REBUILD = ["build", "--select", PUBLIC_MARTS, "--exclude-resource-type", "unit_t
 SUPPRESSIONS_DDL = f"""create table if not exists {SUPPRESSIONS_TABLE} (
     indicator_id varchar, area_code varchar, breakdown varchar, count_kind varchar,
     period_start date, period_end date, protects varchar, added_at timestamp)"""
+# The programmes that passed (PART_KEY), each with the fingerprint of its published and true
+# counts and its hidden counts: one whose fingerprint is unchanged is not audited again. Kept
+# beside SUPPRESSIONS_TABLE, for this version of the audit only.
+PASSED_TABLE = "disclosure_audit.passed_programmes"
+PASSED_DDL = [
+    "create schema if not exists disclosure_audit",
+    f"""create table if not exists {PASSED_TABLE} (
+        indicators varchar, period_start date, period_end date, la_code varchar,
+        fingerprint ubigint, hidden bigint, small_hidden bigint, audit_version varchar)""",
+]
+AUDIT_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 TOLERANCE = 1e-6
 CANDIDATES_TRIED = 12  # shown counts tried, smallest first, for each unprotected count
 
@@ -117,6 +130,7 @@ class AuditResult:
     # each programme audited (PART_KEY) with its hidden counts and those of them 1 to 7
     parts: dict[tuple, tuple[int, int]] | None = None
     failing_parts: set[tuple] | None = None
+    programmes: int | None = None  # in all, where only some were audited (protect)
 
     @property
     def passed(self) -> bool:
@@ -124,25 +138,75 @@ class AuditResult:
 
     def summary(self) -> str:
         verdict = "passed" if self.passed else f"FAILED: {len(self.unprotected)} unprotected"
+        audited = len(self.parts or {})
+        if self.programmes is not None:
+            audited = f"{audited} of {self.programmes}; the others as they passed before"
         return (
             f"disclosure audit {verdict}: {self.hidden} hidden counts, {self.small_hidden} of them "
             f"1 to {LARGEST_HIDDEN}, each needing an interval reaching {PROTECTED_UP} and at least "
-            f"{PROTECTED_WIDTH} wide ({self.seconds:.1f} s)"
+            f"{PROTECTED_WIDTH} wide; programmes audited: {audited} ({self.seconds:.1f} s)"
         )
 
 
-def read(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def read(con: duckdb.DuckDBPyConnection, only: set[tuple] | None = None) -> pd.DataFrame:
     """The published rows with the true counts beside them (true_numerator, true_denominator),
     in the order of their keys, so that the same figures always make the same programmes and
-    the same choices of what to hide."""
+    the same choices of what to hide; of the programmes `only` (PART_KEY), if given."""
     keys = " and ".join(f"published.{c} = exact.{c}" for c in KEY)
+    within = ""
+    if only is not None:
+        indicators = _indicators(con)
+        wanted = pd.DataFrame(
+            [(i, *key[1:]) for key in only for i in key[0].split(",") if i in indicators],
+            columns=["indicator_id", *PART_KEY[1:]],
+        )
+        con.register("audit_wanted", wanted)
+        within = f"""semi join audit_wanted as wanted on {
+            " and ".join(
+                f"published.{c} = cast(wanted.{c} as {'date' if 'period' in c else 'varchar'})"
+                for c in wanted.columns
+            )
+        }"""
     return con.execute(
         f"""select {", ".join(f"published.{c}" for c in PUBLISHED_COLUMNS)},
                 exact.numerator as true_numerator, exact.denominator as true_denominator
             from pub_indicator_values as published
+            {within}
             left join fct_indicator_values as exact on {keys}
             order by {", ".join(f"published.{c}" for c in KEY)}"""
     ).df()
+
+
+def _indicators(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each published indicator, and the programmes' name for the indicators audited with it."""
+    found = pd.Series(
+        [i for (i,) in con.execute("select distinct indicator_id from pub_indicator_values").fetchall()]
+    )
+    return {i: ",".join(sorted(group)) for group in _components(found) for i in group}
+
+
+def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[tuple, int]:
+    """Each programme (PART_KEY) and a hash of every published and true count in it."""
+    indicators = _indicators(con)
+    con.register("audit_components", pd.DataFrame(indicators.items(), columns=["indicator_id", "indicators"]))
+    keys = " and ".join(f"published.{c} = exact.{c}" for c in KEY)
+    counts = ", ".join(
+        [
+            *(f"published.{c}" for c in (*KEY, "breakdown_group", *KINDS)),
+            "exact.numerator",
+            "exact.denominator",
+        ]
+    )
+    rows = con.execute(
+        f"""select components.indicators, published.period_start, published.period_end,
+                published.la_code,
+                hash(list(row({counts}) order by {", ".join(f"published.{c}" for c in KEY)}))
+            from pub_indicator_values as published
+            join audit_components as components using (indicator_id)
+            left join fct_indicator_values as exact on {keys}
+            group by all"""
+    ).fetchall()
+    return {tuple(row[:4]): row[4] for row in rows}
 
 
 def _cells(rows: pd.DataFrame) -> pd.DataFrame:
@@ -448,18 +512,12 @@ class Model:
         return pd.DataFrame({"var": self.targets[failing], "lower": low[failing], "upper": high[failing]})
 
 
-def audit(
-    con: duckdb.DuckDBPyConnection,
-    workers: int = 2,
-    only: set[tuple] | None = None,
-    ending_from: dt.date | None = None,
-) -> AuditResult:
+def audit(con: duckdb.DuckDBPyConnection, workers: int = 2, only: set[tuple] | None = None) -> AuditResult:
     """Audit pub_indicator_values against fct_indicator_values in the database `con`, one
     linear programme per span of dates and local authority (PART_KEY), on `workers`
-    processes; `only` those programmes, if given, and only the spans ending on or after
-    `ending_from`, if given."""
+    processes; `only` those programmes, if given."""
     started = time.perf_counter()
-    rows = read(con)
+    rows = read(con, only)
     # every relation holds within one span of dates and one local authority
     span = pd.factorize(pd.MultiIndex.from_frame(rows[PART_KEY[1:]]))[0]
     keys, parts = [], []
@@ -467,12 +525,16 @@ def audit(
         related = rows["indicator_id"].isin(indicators).to_numpy()
         for one in np.unique(span[related]):
             part = rows[related & (span == one)].reset_index(drop=True)
-            key = (",".join(sorted(indicators)), *part[PART_KEY[1:]].iloc[0])
-            if (only is None or key in only) and (
-                ending_from is None or part["period_end"].iloc[0] >= pd.Timestamp(ending_from)
-            ):
-                keys.append(key)
-                parts.append(part)
+            first = part.iloc[0]
+            keys.append(
+                (
+                    ",".join(sorted(indicators)),
+                    first["period_start"].date(),
+                    first["period_end"].date(),
+                    first["la_code"],
+                )
+            )
+            parts.append(part)
     if workers > 1 and len(parts) > workers:
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -536,14 +598,22 @@ def _hide_rows(model: Model, part: pd.DataFrame, failing: np.ndarray) -> pd.Data
     )
 
 
+def _connect(database: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The project's DuckDB settings (config.duckdb_config), with room beside DuckDB for the
+    published rows in pandas, and no progress bar in the transform's output."""
+    con = duckdb.connect(str(database), read_only=read_only, config=config.duckdb_config(memory_limit="3GB"))
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
 def ensure_table(database: Path) -> None:
     """SUPPRESSIONS_TABLE, in a warehouse loaded before the audit wrote it."""
-    with duckdb.connect(str(database)) as con:
+    with _connect(database) as con:
         con.execute(SUPPRESSIONS_DDL)
 
 
 def has_public_marts(database: Path) -> bool:
-    with duckdb.connect(str(database), read_only=True) as con:
+    with _connect(database, read_only=True) as con:
         query = "select count(*) from information_schema.tables where table_name = 'pub_indicator_values'"
         return bool(con.execute(query).fetchone()[0])
 
@@ -553,7 +623,6 @@ def protect(
     suppressions_database: Path,
     rebuild: Callable[[], None],
     rounds: int,
-    ending_from: dt.date | None = None,
 ) -> AuditResult | None:
     """Audit the public marts of `audit_database`; while a count is unprotected, hide the
     counts AuditResult.to_hide names (added to SUPPRESSIONS_TABLE in `suppressions_database`,
@@ -561,27 +630,35 @@ def protect(
     times. Raises AuditError, naming the counts, if they are still unprotected then. None
     where there are no public marts (a build that selected part of the project).
 
-    ending_from: an incremental build's recompute_from: the spans ending before it hold the
-                 figures the last build published, which passed the audit, so only the
-                 others are audited (their totals alone are in the summary)."""
+    Every round audits only the programmes not known to pass as they are now: those whose
+    fingerprint is not in PASSED_TABLE (in `suppressions_database`) or among those that
+    passed in an earlier round. When the audit passes, PASSED_TABLE holds every programme."""
     if not has_public_marts(audit_database):
         return None
-    parts: dict[tuple, tuple[int, int]] = {}
-    only = None
+    passed = read_passed(suppressions_database)  # programme: (fingerprint, hidden, small hidden)
+    audited: dict[tuple, tuple[int, int]] = {}
+    started = time.perf_counter()
     for attempt in range(rounds + 1):
-        with duckdb.connect(str(audit_database), read_only=True) as con:
-            # After the first round, only the programmes that failed: what is hidden more, and
-            # what the model's rules then hide in turn, stays within its span and authority.
-            result = audit(con, only=only, ending_from=ending_from)
-        parts.update(result.parts)
-        result.hidden = sum(hidden for hidden, _ in parts.values())
-        result.small_hidden = sum(small for _, small in parts.values())
-        only = result.failing_parts
+        with _connect(audit_database, read_only=True) as con:
+            current = fingerprints(con)
+            result = audit(
+                con, only={key for key, found in current.items() if passed.get(key, (None,))[0] != found}
+            )
+        for key, counts in result.parts.items():
+            if key not in result.failing_parts:
+                passed[key] = (current[key], *counts)
+        counted = [result.parts[key] if key in result.parts else passed[key][1:] for key in current]
+        result.hidden = sum(hidden for hidden, _ in counted)
+        result.small_hidden = sum(small for _, small in counted)
+        result.parts = audited = {**audited, **result.parts}  # in every round
+        result.programmes = len(current)
+        result.seconds = time.perf_counter() - started
         if result.passed:
+            write_passed(suppressions_database, {key: passed[key] for key in current})
             return result
         if attempt == rounds or result.to_hide.empty:
             raise AuditError(report(result))
-        with duckdb.connect(str(suppressions_database)) as con:
+        with _connect(suppressions_database) as con:
             con.execute(SUPPRESSIONS_DDL)
             con.register("to_hide", result.to_hide)
             con.execute(
@@ -597,6 +674,42 @@ def protect(
         )
         rebuild()
     raise AssertionError("unreachable")
+
+
+def read_passed(database: Path) -> dict[tuple, tuple[int, int, int]]:
+    """PASSED_TABLE of this version of the audit: programme: (fingerprint, hidden, small)."""
+    with _connect(database, read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            PASSED_TABLE.split("."),
+        ).fetchone()[0]
+        if not exists:
+            return {}
+        rows = con.execute(
+            f"""select indicators, period_start, period_end, la_code, fingerprint, hidden, small_hidden
+            from {PASSED_TABLE} where audit_version = ?""",
+            [AUDIT_VERSION],
+        ).fetchall()
+    return {tuple(row[:4]): tuple(row[4:]) for row in rows}
+
+
+def write_passed(database: Path, passed: dict[tuple, tuple[int, int, int]]) -> None:
+    """PASSED_TABLE: `passed` and nothing else."""
+    frame = pd.DataFrame(
+        [(*key, *found) for key, found in passed.items()],
+        columns=[*PART_KEY, "fingerprint", "hidden", "small_hidden"],
+    ).astype({"fingerprint": "uint64"})
+    with _connect(database) as con:
+        for statement in PASSED_DDL:
+            con.execute(statement)
+        con.register("passed", frame)
+        con.execute(f"delete from {PASSED_TABLE}")
+        con.execute(
+            f"""insert into {PASSED_TABLE}
+            select indicators, cast(period_start as date), cast(period_end as date), la_code,
+                fingerprint, hidden, small_hidden, ? from passed""",
+            [AUDIT_VERSION],
+        )
 
 
 def _components(indicators: pd.Series) -> list[set[str]]:
@@ -626,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", type=Path, help="default: the published copy of the warehouse")
     args = parser.parse_args(argv)
     database = args.database or config.settings().published_dir / "childrens_centres.duckdb"
-    with duckdb.connect(str(database), read_only=True) as con:
+    with _connect(database, read_only=True) as con:
         result = audit(con)
     print(report(result))
     return 0 if result.passed else 1

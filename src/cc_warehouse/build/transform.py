@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import hashlib
 import importlib.metadata
 import json
@@ -319,12 +318,12 @@ def run_dbt(commands: list[list[str]], copy: Path) -> list[int | None]:
         raise TransformError(f"cannot run dbt: {error}. {UNCHANGED}") from None
 
 
-def protect(settings: config.Settings, copy: Path, recompute_from: str | None = None) -> None:
+def protect(settings: config.Settings, copy: Path) -> None:
     """The disclosure audit of the public marts just built (disclosure_audit.protect): where a
     hidden count could be narrowed down, more counts are hidden and the public marts built
-    again, whole (the audit's choices can be in any period). An incremental build audits the
-    periods it recomputed (`recompute_from` on); the others are as the last build published
-    them. TransformError if the audit still fails."""
+    again, whole (the audit's choices can be in any period). Only the programmes whose counts
+    changed since they last passed are audited: after an incremental build, the periods it
+    recomputed. TransformError if the audit still fails."""
 
     def rebuild() -> None:
         with dbt_steps.merged_run_results(target_path()):
@@ -336,8 +335,7 @@ def protect(settings: config.Settings, copy: Path, recompute_from: str | None = 
             )
 
     try:
-        ending_from = dt.date.fromisoformat(recompute_from) if recompute_from else None
-        result = disclosure_audit.protect(copy, copy, rebuild, settings.audit_rounds, ending_from)
+        result = disclosure_audit.protect(copy, copy, rebuild, settings.audit_rounds)
     except disclosure_audit.AuditError as error:
         raise TransformError(
             f"the disclosure audit failed, so nothing is published: {error}. {UNCHANGED}"
@@ -442,7 +440,7 @@ def transform(
         if dbt_steps.stale(codes):
             print(dbt_steps.STALE, flush=True)
         with timed("disclosure audit"):
-            protect(settings, copy, variables["recompute_from"] if incremental else None)
+            protect(settings, copy)
         atomic.kill_point("transform:after_dbt")
         try:
             with timed("checkpoint"):
