@@ -311,3 +311,23 @@ def test_a_programme_that_passed_is_audited_again_only_when_its_counts_change(tm
         disclosure_audit.AuditError, match="CC03 2022/23 all denominator: could only be 1 to 6"
     ):
         protect()
+
+
+def test_programmes_read_a_batch_at_a_time_are_audited_the_same(monkeypatch):
+    years = [
+        {**FY, "period_label": f"{year}/{year % 100 + 1}", "period_start": f"{year}-04-01",
+         "period_end": f"{year + 1}-03-31"}
+        for year in (2021, 2022, 2023)
+    ]  # fmt: skip
+    rows = [
+        cell(area, "all", n, d, period=period)
+        for period in years
+        for area, n, d in (("E06", 41, 101), ("CC01", 20, 50), ("CC02", 20, 50), ("CC03", 1, 1))
+    ]
+    whole = audit(rows)
+    monkeypatch.setattr(disclosure_audit, "BATCH", 2)
+    batched = audit(rows)
+    assert len(whole.parts) == len(batched.parts) == 3
+    assert whole.parts == batched.parts and whole.failing_parts == batched.failing_parts
+    assert ("CC03", "all", "denominator") in unprotected(batched)  # in each year
+    assert len(batched.unprotected) == len(whole.unprotected) == 3 * len(unprotected(whole))

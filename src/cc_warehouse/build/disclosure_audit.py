@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import hashlib
 import multiprocessing
 import time
@@ -113,6 +114,7 @@ PASSED_DDL = [
 AUDIT_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 TOLERANCE = 1e-6
 CANDIDATES_TRIED = 12  # shown counts tried, smallest first, for each unprotected count
+BATCH = 2000  # programmes read at once: a tenth of England's, about 600,000 rows
 
 
 class AuditError(Exception):
@@ -515,9 +517,51 @@ class Model:
 def audit(con: duckdb.DuckDBPyConnection, workers: int = 2, only: set[tuple] | None = None) -> AuditResult:
     """Audit pub_indicator_values against fct_indicator_values in the database `con`, one
     linear programme per span of dates and local authority (PART_KEY), on `workers`
-    processes; `only` those programmes, if given."""
+    processes; `only` those programmes, if given. The programmes are read BATCH at a time,
+    a local authority's together, so memory does not grow with the country."""
     started = time.perf_counter()
-    rows = read(con, only)
+    ordered = sorted(_programmes(con) if only is None else only, key=lambda key: (key[3], *key[1:3], key[0]))
+    keys: list[tuple] = []
+    results: list[tuple] = []
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if workers > 1 and len(ordered) > workers:
+            context = multiprocessing.get_context("fork")  # before the first batch is read
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(workers, mp_context=context))
+        for start in range(0, len(ordered), BATCH):
+            batch_keys, parts = _parts(read(con, set(ordered[start : start + BATCH])))
+            keys += batch_keys
+            if pool is None:
+                results += [_audit_part(part) for part in parts]
+            else:
+                results += pool.map(_audit_part, parts, chunksize=max(1, len(parts) // (8 * workers)))
+    found = [r[2] for r in results if r[2] is not None]
+    hide = [r[3] for r in results if r[3] is not None]
+    columns = [*KEY, "kind", "true_count", "lower", "upper"]
+    unprotected = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
+    to_hide = pd.concat(hide, ignore_index=True) if hide else pd.DataFrame(columns=SUPPRESSION_COLUMNS)
+    return AuditResult(
+        sum(r[0] for r in results),
+        sum(r[1] for r in results),
+        unprotected,
+        time.perf_counter() - started,
+        to_hide,
+        parts={key: r[:2] for key, r in zip(keys, results, strict=True)},
+        failing_parts={key for key, r in zip(keys, results, strict=True) if r[2] is not None},
+    )
+
+
+def _programmes(con: duckdb.DuckDBPyConnection) -> set[tuple]:
+    """Every programme (PART_KEY) of pub_indicator_values."""
+    indicators = _indicators(con)
+    found = con.execute(
+        "select distinct indicator_id, period_start, period_end, la_code from pub_indicator_values"
+    ).fetchall()
+    return {(indicators[indicator], *rest) for indicator, *rest in found}
+
+
+def _parts(rows: pd.DataFrame) -> tuple[list[tuple], list[pd.DataFrame]]:
+    """The programmes in `rows` (read's): their keys (PART_KEY) and their rows."""
     # every relation holds within one span of dates and one local authority
     span = pd.factorize(pd.MultiIndex.from_frame(rows[PART_KEY[1:]]))[0]
     keys, parts = [], []
@@ -535,26 +579,7 @@ def audit(con: duckdb.DuckDBPyConnection, workers: int = 2, only: set[tuple] | N
                 )
             )
             parts.append(part)
-    if workers > 1 and len(parts) > workers:
-        context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = list(pool.map(_audit_part, parts, chunksize=max(1, len(parts) // (8 * workers))))
-    else:
-        results = [_audit_part(part) for part in parts]
-    found = [r[2] for r in results if r[2] is not None]
-    hide = [r[3] for r in results if r[3] is not None]
-    columns = [*KEY, "kind", "true_count", "lower", "upper"]
-    unprotected = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
-    to_hide = pd.concat(hide, ignore_index=True) if hide else pd.DataFrame(columns=SUPPRESSION_COLUMNS)
-    return AuditResult(
-        sum(r[0] for r in results),
-        sum(r[1] for r in results),
-        unprotected,
-        time.perf_counter() - started,
-        to_hide,
-        parts={key: r[:2] for key, r in zip(keys, results, strict=True)},
-        failing_parts={key for key, r in zip(keys, results, strict=True) if r[2] is not None},
-    )
+    return keys, parts
 
 
 def _audit_part(part: pd.DataFrame) -> tuple[int, int, pd.DataFrame | None, pd.DataFrame | None]:
