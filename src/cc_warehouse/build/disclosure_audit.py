@@ -188,7 +188,8 @@ def _indicators(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[tuple, int]:
-    """Each programme (PART_KEY) and a hash of every published and true count in it."""
+    """Each programme (PART_KEY) and a hash of every published and true count in it: the
+    hashes of its rows, each with its key, combined by exclusive or, which streams."""
     indicators = _indicators(con)
     con.register("audit_components", pd.DataFrame(indicators.items(), columns=["indicator_id", "indicators"]))
     keys = " and ".join(f"published.{c} = exact.{c}" for c in KEY)
@@ -202,7 +203,7 @@ def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[tuple, int]:
     rows = con.execute(
         f"""select components.indicators, published.period_start, published.period_end,
                 published.la_code,
-                hash(list(row({counts}) order by {", ".join(f"published.{c}" for c in KEY)}))
+                bit_xor(hash(row({counts})))
             from pub_indicator_values as published
             join audit_components as components using (indicator_id)
             left join fct_indicator_values as exact on {keys}
