@@ -145,7 +145,7 @@ def test_no_identifier_or_key_in_any_table_of_the_warehouse_or_the_published_cop
         s for (s,) in con.execute("select distinct table_schema from information_schema.tables").fetchall()
     }
     con.close()
-    assert {"raw", "main", "audit"} <= schemas
+    assert {"raw", "main", "audit", "disclosure_audit"} <= schemas
     assert leaks == {}
 
 
