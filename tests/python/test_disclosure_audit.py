@@ -331,3 +331,32 @@ def test_programmes_read_a_batch_at_a_time_are_audited_the_same(monkeypatch):
     assert whole.parts == batched.parts and whole.failing_parts == batched.failing_parts
     assert ("CC03", "all", "denominator") in unprotected(batched)  # in each year
     assert len(batched.unprotected) == len(whole.unprotected) == 3 * len(unprotected(whole))
+
+
+def test_where_no_single_count_protects_several_are_hidden_together_and_no_more():
+    # CC03's one birth is pinned twice: by the shown city total over the shown centres, and
+    # by the same sum of the 20-and-over births (CC03's only ones); each path alone pins it.
+    counts = {"CC01": (10, 40), "CC02": (10, 40), "CC03": (0, 1), "E06": (20, 81)}  # under 20, 20+
+    rows = []
+    for area, (under, over) in counts.items():
+        rows.append(cell(area, "all", 0, under + over))
+        if under:
+            rows.append(cell(area, "mother_under_20", 0, under))
+        rows.append(cell(area, "mother_20_plus", 0, over))
+    result = audit(rows)
+    assert ("CC03", "all", "denominator") in unprotected(result)
+    chosen = result.to_hide[result.to_hide["protects"].str.startswith("smoking_at_delivery CC03 all ")]
+    hidden = list(zip(chosen["area_code"], chosen["breakdown"], chosen["count_kind"], strict=True))
+    assert len(hidden) == 2, hidden
+
+    def hide(counts: list[tuple]) -> list[dict]:
+        changed = [dict(row) for row in rows]
+        for row in changed:
+            for area, breakdown, kind in counts:
+                if (row["area_code"], row["breakdown"]) == (area, breakdown):
+                    row[kind] = None
+        return changed
+
+    assert ("CC03", "all", "denominator") not in unprotected(audit(hide(hidden)))
+    for one in hidden:  # neither alone
+        assert ("CC03", "all", "denominator") in unprotected(audit(hide([one])))

@@ -52,6 +52,9 @@ from cc_warehouse.build.disclosure_model import (
 # one programme each: the related indicators (joined by ","), the span of dates, the authority
 PART_KEY = ["indicators", "period_start", "period_end", "la_code"]
 PUBLISHED_COLUMNS = [*KEY, "la_code", "breakdown_group", "period_start", "period_end", *KINDS]
+# what is published, each row beside its true counts (to know which hidden counts are 1 to 7)
+PUBLISHED_WITH_TRUTH = f"""pub_indicator_values as published
+    left join fct_indicator_values as exact on {" and ".join(f"published.{c} = exact.{c}" for c in KEY)}"""
 # The counts the audit has hidden beyond the model's rules (raw.audit_suppressions, read by
 # stg_disclosure__audit_suppressions): each count hidden in every row that publishes it.
 SUPPRESSIONS_TABLE = "raw.audit_suppressions"
@@ -117,31 +120,21 @@ class AuditResult:
         )
 
 
-def read(con: duckdb.DuckDBPyConnection, only: set[tuple] | None = None) -> pd.DataFrame:
-    """The published rows with the true counts beside them (true_numerator, true_denominator),
-    in the order of their keys, so that the same figures always make the same programmes and
-    the same choices of what to hide; of the programmes `only` (PART_KEY), if given."""
-    keys = " and ".join(f"published.{c} = exact.{c}" for c in KEY)
-    within = ""
-    if only is not None:
-        indicators = _indicators(con)
-        wanted = pd.DataFrame(
-            [(i, *key[1:]) for key in only for i in key[0].split(",") if i in indicators],
-            columns=["indicator_id", *PART_KEY[1:]],
-        )
-        con.register("audit_wanted", wanted)
-        within = f"""semi join audit_wanted as wanted on {
-            " and ".join(
-                f"published.{c} = cast(wanted.{c} as {'date' if 'period' in c else 'varchar'})"
-                for c in wanted.columns
-            )
-        }"""
+def read(con: duckdb.DuckDBPyConnection, programmes: set[tuple]) -> pd.DataFrame:
+    """The published rows of `programmes` (PART_KEY) with the true counts beside them
+    (true_numerator, true_denominator), in the order of their keys, so that the same figures
+    always make the same programmes and the same choices of what to hide."""
+    wanted = pd.DataFrame(
+        [(indicator, *key[1:]) for key in programmes for indicator in key[0].split(",")],
+        columns=["indicator_id", *PART_KEY[1:]],
+    )
+    con.register("audit_wanted", wanted)
     return con.execute(
         f"""select {", ".join(f"published.{c}" for c in PUBLISHED_COLUMNS)},
                 exact.numerator as true_numerator, exact.denominator as true_denominator
-            from pub_indicator_values as published
-            {within}
-            left join fct_indicator_values as exact on {keys}
+            from {PUBLISHED_WITH_TRUTH}
+            semi join audit_wanted as wanted
+                on {" and ".join(f"published.{c} = wanted.{c}" for c in wanted.columns)}
             order by {", ".join(f"published.{c}" for c in KEY)}"""
     ).df()
 
@@ -159,7 +152,6 @@ def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[tuple, int]:
     hashes of its rows, each with its key, combined by exclusive or, which streams."""
     indicators = _indicators(con)
     con.register("audit_components", pd.DataFrame(indicators.items(), columns=["indicator_id", "indicators"]))
-    keys = " and ".join(f"published.{c} = exact.{c}" for c in KEY)
     counts = ", ".join(
         [
             *(f"published.{c}" for c in (*KEY, "breakdown_group", *KINDS)),
@@ -171,9 +163,8 @@ def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[tuple, int]:
         f"""select components.indicators, published.period_start, published.period_end,
                 published.la_code,
                 bit_xor(hash(row({counts})))
-            from pub_indicator_values as published
-            join audit_components as components using (indicator_id)
-            left join fct_indicator_values as exact on {keys}
+            from {PUBLISHED_WITH_TRUTH}
+            join audit_components as components on components.indicator_id = published.indicator_id
             group by all"""
     ).fetchall()
     return {tuple(row[:4]): row[4] for row in rows}
